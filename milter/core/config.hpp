@@ -1,0 +1,116 @@
+// The immutable configuration a session runs with. Every option is
+// declared once in option_table() (name, type, default, help); the
+// Boost.Program_options description, `--help` and the check against
+// portcullis.conf(5) all come from that table. load_config() returns
+// either a Config or errors that name the file, line and option.
+#pragma once
+
+#include "address.hpp"
+#include "verdict.hpp"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portcullis {
+
+enum class OptionType { string, list, boolean, number, duration, size, action, choice };
+
+struct OptionSpec {
+    std::string_view name;
+    OptionType type;
+    std::string_view default_value; // list defaults are separated by spaces
+    std::string_view help;
+    std::string_view choices = {}; // for OptionType::choice, separated by '|'
+};
+
+// All options, including one policy.<rule> entry per rule of rule_table().
+std::span<const OptionSpec> option_table();
+
+struct DnsblZone {
+    std::string zone;     // without trailing dot
+    std::string filter;   // as written ("127.0.0.[2..11]"), empty = any 127/8 answer
+    double weight = 1;    // negative for allow lists (DNSWL)
+    std::string text;     // the entry as written, for logs
+
+    // Parses "zone[=filter][*weight]" as postscreen_dnsbl_sites does.
+    static std::optional<DnsblZone> parse(std::string_view text, std::string *error = nullptr);
+    // Does a returned A record (dotted quad) match the filter?
+    bool matches(std::string_view address) const;
+};
+
+struct Config {
+    std::string source_file; // the file it was read from, "" for defaults
+    std::string socket;
+    std::string pid_file;
+    std::string user;
+    std::string group;
+    bool dry_run = false;
+    std::string log_facility;
+    std::vector<std::string> exempt_recipients;
+    std::vector<Network> trusted_networks;
+    std::vector<std::string> own_hostnames; // lower-case
+    std::vector<IpAddress> own_addresses;
+    std::string reply_url;
+    std::string replies_file;                     // resolved path
+    std::vector<std::string> generic_rdns_files;  // resolved paths
+
+    struct Resolver {
+        std::vector<std::string> forward; // "IP[@PORT]"
+        bool dnssec = true;
+        std::string trust_anchor;
+        std::string unbound_config;
+        std::chrono::milliseconds timeout{};
+        std::chrono::milliseconds stage_budget{};
+        std::uint64_t msg_cache_size = 0;
+        std::uint64_t rrset_cache_size = 0;
+        unsigned outgoing_range = 0;
+    } resolver;
+
+    unsigned rdns_max_names = 0;
+    std::vector<DnsblZone> dnsbl_zones;
+    double dnsbl_threshold = 1;
+    unsigned dnsbl_txt_max_length = 0;
+
+    std::vector<Network> allow_networks;
+    std::vector<Network> deny_networks;
+    std::vector<std::string> allow_hostnames; // lower-case suffixes
+    std::vector<std::string> deny_senders;    // lower-case addresses, "@domain" or "domain"
+
+    std::map<std::string, Action, std::less<>> actions; // rule id -> action
+    Action dns_error_action;
+    double score_tempfail = 0; // 0 disables
+    double score_reject = 0;
+
+    const Action &action_for(std::string_view rule) const;
+};
+
+struct ConfigError {
+    std::string file;
+    int line = 0; // 0 when not from a file line
+    std::string option;
+    std::string message;
+    std::string to_string() const;
+};
+
+struct ConfigResult {
+    std::optional<Config> config;
+    std::vector<ConfigError> errors;
+};
+
+// Reads `file` (empty: built-in defaults only), then applies `overrides`
+// ("name=value" pairs from the command line, which win). Relative file
+// names inside the configuration resolve against the file's directory.
+ConfigResult load_config(const std::string &file,
+                         const std::vector<std::pair<std::string, std::string>> &overrides = {});
+
+// Parses "5s", "250ms", "2m" or a bare number of seconds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// Parses "64m", "1g", "512k" or a number of bytes.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+} // namespace portcullis

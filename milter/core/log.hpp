@@ -1,0 +1,29 @@
+// Logging to syslog (and to stderr in the foreground). One line per
+// decision comes from the session; checks log list and DNS errors once
+// per lookup. Every logged value from the network passes log_safe().
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <syslog.h>
+
+namespace portcullis {
+
+struct LogSettings {
+    std::string facility = "mail"; // as in log-facility
+    bool to_stderr = false;
+    bool to_syslog = true;
+};
+
+void configure_logging(const LogSettings &settings);
+void log_message(int priority, std::string_view text);
+inline void log_info(std::string_view text) { log_message(LOG_INFO, text); }
+inline void log_notice(std::string_view text) { log_message(LOG_NOTICE, text); }
+inline void log_warning(std::string_view text) { log_message(LOG_WARNING, text); }
+inline void log_error(std::string_view text) { log_message(LOG_ERR, text); }
+
+// Printable ASCII only (others become '?'), at most `limit` bytes; for
+// putting network input into a log line.
+std::string log_safe(std::string_view text, std::size_t limit = 256);
+
+} // namespace portcullis

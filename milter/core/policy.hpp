@@ -1,0 +1,35 @@
+// Turns check results into one decision, using the actions of the
+// configuration. Order of precedence: a definite reject (a failed rule
+// whose action is reject, or the score reaching policy.score-reject)
+// beats a tempfail (an action tempfail, a DNS error of a check that would
+// act, or the score reaching policy.score-tempfail). A DNS error never
+// rejects. Pure function: no DNS, no libmilter.
+#pragma once
+
+#include "config.hpp"
+#include "verdict.hpp"
+
+#include <span>
+#include <string>
+#include <vector>
+
+namespace portcullis {
+
+struct Decision {
+    Verdict verdict = Verdict::continue_;
+    Stage stage = Stage::connect; // the stage of the result that decided
+    std::string rule;             // the rule that decided ("" when continuing)
+    std::string reply_id;         // reply template: the rule, "dns-error" or "score"
+    const CheckResult *cause = nullptr; // the deciding result, if one
+    double score = 0;
+    std::vector<const CheckResult *> logged; // failed rules whose action is log
+};
+
+struct StagedResult {
+    Stage stage;
+    CheckResult result;
+};
+
+Decision decide(std::span<const StagedResult> results, const Config &config);
+
+} // namespace portcullis

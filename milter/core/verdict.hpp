@@ -1,0 +1,49 @@
+// What checks produce and what the policy makes of it. Plain values,
+// shared by the checks, the policy, the session and the CLI.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portcullis {
+
+enum class Stage { connect, helo, mail, rcpt };
+std::string_view to_string(Stage stage);
+
+enum class Outcome {
+    pass,  // the check ran and found nothing wrong
+    fail,  // the check found what its rule describes
+    error, // a lookup it needed failed: it could not decide
+    skip,  // not applicable (trusted client, nothing to check)
+};
+std::string_view to_string(Outcome outcome);
+
+struct CheckResult {
+    std::string check; // the check's name, e.g. "reverse-dns"
+    std::string rule;  // the rule it speaks for, e.g. "rdns-missing"
+    Outcome outcome = Outcome::pass;
+    std::string detail; // one line for logs and `portcullis check`
+    // Extra reply variables (dnsbl_zone, dnsbl_txt, ...), already bounded
+    // in length but not yet sanitized for the reply.
+    std::map<std::string, std::string> vars;
+};
+
+enum class ActionKind { ignore, log, tempfail, reject, score };
+
+struct Action {
+    ActionKind kind = ActionKind::log;
+    double score = 0; // with ActionKind::score
+
+    // "ignore", "log", "tempfail", "reject" or "score:N" (N may be negative).
+    static std::optional<Action> parse(std::string_view text);
+    std::string to_string() const;
+    friend bool operator==(const Action &, const Action &) = default;
+};
+
+enum class Verdict { continue_, accept, tempfail, reject };
+std::string_view to_string(Verdict verdict);
+
+} // namespace portcullis

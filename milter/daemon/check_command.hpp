@@ -1,0 +1,10 @@
+// `portcullis check`: runs the milter's policy for one imagined client
+// with the configured resolver and prints every stage's results and the
+// decision, so that an administrator can answer "why was this refused?".
+#pragma once
+
+namespace portcullis {
+
+int check_command(int argc, char **argv);
+
+} // namespace portcullis

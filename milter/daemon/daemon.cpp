@@ -1,0 +1,223 @@
+#include "daemon.hpp"
+
+#include "core/log.hpp"
+#include "milter.hpp"
+#include "session/runtime.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <grp.h>
+#include <iostream>
+#include <pthread.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace portcullis {
+
+namespace {
+
+std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
+    auto loaded = load_config(options.config_file, options.overrides);
+    std::vector<std::string> errors;
+    for (const auto &error : loaded.errors)
+        errors.push_back(error.to_string());
+    std::shared_ptr<const Runtime> runtime;
+    if (loaded.config)
+        runtime = Runtime::build(std::move(*loaded.config), errors);
+    for (const auto &error : errors)
+        log_error("configuration: " + error);
+    return runtime;
+}
+
+// The directory of a unix socket, made if missing (e.g. /run/portcullis).
+void prepare_socket_directory(const std::string &socket, uid_t uid, gid_t gid) {
+    std::string path;
+    if (socket.rfind("unix:", 0) == 0)
+        path = socket.substr(5);
+    else if (socket.rfind("local:", 0) == 0)
+        path = socket.substr(6);
+    else if (!socket.empty() && socket.front() == '/')
+        path = socket;
+    if (path.empty())
+        return;
+    const auto directory = std::filesystem::path(path).parent_path();
+    std::error_code error;
+    if (!directory.empty() && !std::filesystem::exists(directory, error)) {
+        std::filesystem::create_directories(directory, error);
+        if (!error && uid != 0)
+            (void)!chown(directory.c_str(), uid, gid);
+    }
+}
+
+void chown_socket(const std::string &socket, uid_t uid, gid_t gid) {
+    if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0) {
+        const auto path = socket.substr(socket.find(':') + 1);
+        if (chown(path.c_str(), uid, gid) != 0)
+            log_warning("cannot hand the socket " + path + " to the service user: " +
+                        std::strerror(errno));
+    }
+}
+
+bool lookup_user(const Config &config, uid_t &uid, gid_t &gid) {
+    uid = getuid();
+    gid = getgid();
+    if (!config.user.empty()) {
+        const passwd *user = getpwnam(config.user.c_str());
+        if (!user) {
+            log_error("user '" + config.user + "' does not exist");
+            return false;
+        }
+        uid = user->pw_uid;
+        gid = user->pw_gid;
+    }
+    if (!config.group.empty()) {
+        const group *group = getgrnam(config.group.c_str());
+        if (!group) {
+            log_error("group '" + config.group + "' does not exist");
+            return false;
+        }
+        gid = group->gr_gid;
+    }
+    return true;
+}
+
+bool drop_privileges(const Config &config, uid_t uid, gid_t gid) {
+    if (config.user.empty() && config.group.empty())
+        return true;
+    if (setgroups(0, nullptr) != 0 && geteuid() == 0)
+        return false;
+    if (setgid(gid) != 0 || setuid(uid) != 0) {
+        log_error(std::string("cannot switch user/group: ") + std::strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+bool daemonize() {
+    const pid_t child = fork();
+    if (child < 0)
+        return false;
+    if (child > 0)
+        _exit(0);
+    setsid();
+    if (fork() > 0)
+        _exit(0);
+    if (chdir("/") != 0)
+        return false;
+    const int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    return true;
+}
+
+} // namespace
+
+int run_daemon(const DaemonOptions &options) {
+    LogSettings logging;
+    logging.to_stderr = options.foreground;
+    configure_logging(logging);
+
+    auto first = load_config(options.config_file, options.overrides);
+    if (!first.config) {
+        for (const auto &error : first.errors)
+            log_error("configuration: " + error.to_string());
+        return 78; // EX_CONFIG
+    }
+    logging.facility = first.config->log_facility;
+    configure_logging(logging);
+    if (!options.foreground && !daemonize()) {
+        log_error("cannot detach from the terminal");
+        return 71;
+    }
+
+    // Every thread made from here on (libunbound's, libmilter's) inherits
+    // this mask, so the signals reach only the sigwait() below.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    auto runtime = load_runtime(options);
+    if (!runtime)
+        return 78;
+    install_runtime(runtime);
+    const Config &config = *runtime->config;
+
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (!lookup_user(config, uid, gid))
+        return 67;
+    prepare_socket_directory(config.socket, uid, gid);
+
+    static smfiDesc description = milter_description();
+    if (smfi_setconn(const_cast<char *>(config.socket.c_str())) != MI_SUCCESS ||
+        smfi_register(description) != MI_SUCCESS) {
+        log_error("cannot set up the milter socket " + config.socket);
+        return 71;
+    }
+    umask(007);
+    if (smfi_opensocket(true) != MI_SUCCESS) {
+        log_error("cannot open the milter socket " + config.socket);
+        return 71;
+    }
+    chown_socket(config.socket, uid, gid);
+    if (!config.pid_file.empty()) {
+        std::ofstream pid(config.pid_file, std::ios::trunc);
+        pid << getpid() << "\n";
+        if (!pid)
+            log_warning("cannot write the PID file " + config.pid_file);
+        else if (uid != 0)
+            (void)!chown(config.pid_file.c_str(), uid, gid);
+    }
+    if (!drop_privileges(config, uid, gid))
+        return 77;
+
+    log_notice("starting portcullis " PORTCULLIS_VERSION " on " + config.socket +
+               (config.dry_run ? " (dry-run)" : ""));
+    int milter_status = MI_SUCCESS;
+    std::thread milter_thread([&] {
+        milter_status = smfi_main();
+        // If libmilter stops on its own, wake the signal loop.
+        kill(getpid(), SIGTERM);
+    });
+
+    for (;;) {
+        int signal = 0;
+        if (sigwait(&signals, &signal) != 0)
+            continue;
+        if (signal == SIGHUP) {
+            log_notice("SIGHUP: reloading " + options.config_file);
+            if (auto fresh = load_runtime(options)) {
+                install_runtime(fresh);
+                log_notice("configuration reloaded" +
+                           std::string(fresh->config->dry_run ? " (dry-run)" : ""));
+            } else {
+                log_error("reload failed; keeping the running configuration");
+            }
+            continue;
+        }
+        log_notice(std::string("stopping on ") + strsignal(signal));
+        break;
+    }
+    smfi_stop();
+    milter_thread.join();
+    if (!config.pid_file.empty())
+        unlink(config.pid_file.c_str());
+    install_runtime(nullptr);
+    return milter_status == MI_SUCCESS ? 0 : 70;
+}
+
+} // namespace portcullis

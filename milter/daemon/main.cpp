@@ -1,0 +1,98 @@
+// portcullis: the milter daemon, `portcullis check` and `portcullis -n`.
+#include "check_command.hpp"
+#include "command_line.hpp"
+#include "core/config.hpp"
+#include "daemon.hpp"
+
+#include <cstring>
+#include <iostream>
+
+namespace po = boost::program_options;
+
+namespace portcullis {
+
+void add_config_overrides(po::options_description &description) {
+    for (const auto &option : option_table())
+        description.add_options()(std::string(option.name).c_str(),
+                                  po::value<std::vector<std::string>>()->composing(),
+                                  std::string(option.help).c_str());
+}
+
+std::vector<std::pair<std::string, std::string>>
+collect_overrides(const po::variables_map &values) {
+    std::vector<std::pair<std::string, std::string>> overrides;
+    for (const auto &option : option_table()) {
+        const std::string name(option.name);
+        if (!values.count(name))
+            continue;
+        for (const auto &value : values[name].as<std::vector<std::string>>())
+            overrides.emplace_back(name, value);
+    }
+    return overrides;
+}
+
+namespace {
+
+int check_config(const std::string &file,
+                 const std::vector<std::pair<std::string, std::string>> &overrides) {
+    auto loaded = load_config(file, overrides);
+    for (const auto &error : loaded.errors)
+        std::cerr << error.to_string() << "\n";
+    if (!loaded.config)
+        return 1;
+    std::cout << file << ": configuration OK\n";
+    return 0;
+}
+
+int main_command(int argc, char **argv) {
+    po::options_description generic("portcullis [options]");
+    generic.add_options()("config,c", po::value<std::string>()->default_value(default_config_file),
+                          "configuration file")(
+        "foreground,f", "stay in the foreground and log to stderr too")(
+        "check-config,n", "check the configuration and exit")("version,V", "print the version")(
+        "help,h", "this help");
+    po::options_description overrides("configuration options (override the file)");
+    add_config_overrides(overrides);
+    po::options_description all;
+    all.add(generic).add(overrides);
+
+    po::variables_map values;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).run(), values);
+        po::notify(values);
+    } catch (const po::error &error) {
+        std::cerr << "portcullis: " << error.what() << " (try --help)\n";
+        return 64;
+    }
+    if (values.count("help")) {
+        std::cout << "Usage: portcullis [-c FILE] [-f] [-n] [-V] [--option=value ...]\n"
+                     "       portcullis check --ip ADDR [--helo NAME] [--from ADDR] "
+                     "[--rcpt ADDR] [--json]\n\n"
+                  << generic << "\n"
+                  << overrides;
+        return 0;
+    }
+    if (values.count("version")) {
+        std::cout << "portcullis " PORTCULLIS_VERSION "\n";
+        return 0;
+    }
+    const auto file = values["config"].as<std::string>();
+    const auto pairs = collect_overrides(values);
+    if (values.count("check-config"))
+        return check_config(file, pairs);
+    return run_daemon({file, pairs, values.count("foreground") > 0});
+}
+
+} // namespace
+} // namespace portcullis
+
+int main(int argc, char **argv) {
+    try {
+        if (argc > 1 && std::strcmp(argv[1], "check") == 0)
+            return portcullis::check_command(argc - 1, argv + 1);
+        return portcullis::main_command(argc, argv);
+    } catch (const std::exception &error) {
+        std::cerr << "portcullis: " << error.what() << "\n";
+        return 70;
+    }
+}

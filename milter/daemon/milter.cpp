@@ -1,0 +1,195 @@
+#include "milter.hpp"
+
+#include "core/log.hpp"
+#include "session/session.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstring>
+#include <exception>
+#include <memory>
+
+namespace portcullis {
+
+namespace {
+
+Session *session_of(SMFICTX *ctx) { return static_cast<Session *>(smfi_getpriv(ctx)); }
+
+std::string macro(SMFICTX *ctx, const char *name) {
+    const char *value = smfi_getsymval(ctx, const_cast<char *>(name));
+    return value ? value : "";
+}
+
+std::optional<IpAddress> address_of(const sockaddr *address) {
+    if (!address)
+        return std::nullopt;
+    if (address->sa_family == AF_INET) {
+        sockaddr_in in{};
+        std::memcpy(&in, address, sizeof in);
+        std::array<std::uint8_t, 4> bytes{};
+        std::memcpy(bytes.data(), &in.sin_addr, 4);
+        return IpAddress::from_v4(bytes);
+    }
+    if (address->sa_family == AF_INET6) {
+        sockaddr_in6 in6{};
+        std::memcpy(&in6, address, sizeof in6);
+        std::array<std::uint8_t, 16> bytes{};
+        std::memcpy(bytes.data(), &in6.sin6_addr, 16);
+        return IpAddress::from_v6(bytes);
+    }
+    return std::nullopt;
+}
+
+// "<user@example.org>" -> "user@example.org"; the null sender is "".
+std::string strip_brackets(const char *argument) {
+    std::string_view text = argument ? argument : "";
+    if (text.size() >= 2 && text.front() == '<' && text.back() == '>')
+        text = text.substr(1, text.size() - 2);
+    return std::string(text);
+}
+
+template <typename Body> sfsistat guarded(SMFICTX *ctx, const char *stage, Body body) {
+    try {
+        return body();
+    } catch (const std::exception &error) {
+        log_error(std::string("internal error at ") + stage + ": " + error.what() +
+                  "; tempfailing");
+    } catch (...) {
+        log_error(std::string("internal error at ") + stage + "; tempfailing");
+    }
+    smfi_setreply(ctx, const_cast<char *>("451"), const_cast<char *>("4.3.0"),
+                  const_cast<char *>("Temporary local problem, please try again later"));
+    return SMFIS_TEMPFAIL;
+}
+
+bool set_reply(SMFICTX *ctx, const Reply &reply) {
+    std::array<char *, max_reply_lines> lines{};
+    for (std::size_t i = 0; i < reply.lines.size() && i < lines.size(); ++i)
+        lines[i] = const_cast<char *>(reply.lines[i].c_str());
+    auto code = const_cast<char *>(reply.code.c_str());
+    auto status = const_cast<char *>(reply.status.c_str());
+    int result;
+    if (reply.lines.size() <= 1)
+        result = smfi_setreply(ctx, code, status, lines[0]);
+    else
+        result = smfi_setmlreply(ctx, code, status, lines[0], lines[1], lines[2], lines[3],
+                                 lines[4], lines[5], lines[6], lines[7], lines[8], lines[9],
+                                 lines[10], lines[11], lines[12], lines[13], lines[14], lines[15],
+                                 lines[16], lines[17], lines[18], lines[19], lines[20], lines[21],
+                                 lines[22], lines[23], lines[24], lines[25], lines[26], lines[27],
+                                 lines[28], lines[29], lines[30], lines[31], nullptr);
+    if (result != MI_SUCCESS)
+        log_error("libmilter refused the reply text for " + reply.code + " " + reply.status);
+    return result == MI_SUCCESS;
+}
+
+sfsistat on_negotiate(SMFICTX *ctx, unsigned long, unsigned long steps, unsigned long,
+                      unsigned long, unsigned long *actions_out, unsigned long *steps_out,
+                      unsigned long *, unsigned long *) {
+    *actions_out = 0;
+    // Skip what we never look at, when the MTA can leave it out.
+    const unsigned long skip = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+                               SMFIP_NODATA;
+    *steps_out = steps & skip;
+    smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char *>("j {daemon_addr} _"));
+    smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char *>("j"));
+    smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char *>("i {auth_authen}"));
+    smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char *>("i"));
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *address) {
+    return guarded(ctx, "connect", [&] {
+        delete session_of(ctx); // a second connect on one MTA connection
+        smfi_setpriv(ctx, nullptr);
+        auto runtime = current_runtime();
+        auto session = std::make_unique<Session>(runtime, next_session_id());
+        std::optional<IpAddress> daemon_address;
+        if (auto text = macro(ctx, "{daemon_addr}"); !text.empty())
+            daemon_address = IpAddress::parse(text);
+        session->connect(address_of(address), hostname ? hostname : "", macro(ctx, "j"),
+                         daemon_address);
+        smfi_setpriv(ctx, session.release());
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_helo(SMFICTX *ctx, char *name) {
+    return guarded(ctx, "helo", [&] {
+        if (auto *session = session_of(ctx))
+            session->helo(name ? name : "");
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_mail(SMFICTX *ctx, char **argv) {
+    return guarded(ctx, "mail", [&] {
+        if (auto *session = session_of(ctx))
+            session->mail(strip_brackets(argv ? argv[0] : nullptr),
+                          macro(ctx, "{auth_authen}"));
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_recipient(SMFICTX *ctx, char **argv) {
+    return guarded(ctx, "rcpt", [&] {
+        auto *session = session_of(ctx);
+        if (!session)
+            return SMFIS_CONTINUE;
+        session->set_queue_id(macro(ctx, "i"));
+        const auto answer = session->recipient(strip_brackets(argv ? argv[0] : nullptr));
+        if (answer.verdict == Verdict::reject || answer.verdict == Verdict::tempfail) {
+            // A reply libmilter refuses would leave the MTA's generic text;
+            // the verdict still stands.
+            set_reply(ctx, answer.reply);
+            return answer.verdict == Verdict::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+        }
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_end_of_message(SMFICTX *ctx) {
+    return guarded(ctx, "eom", [&] {
+        if (auto *session = session_of(ctx))
+            session->reset_transaction();
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_abort(SMFICTX *ctx) {
+    return guarded(ctx, "abort", [&] {
+        if (auto *session = session_of(ctx))
+            session->reset_transaction();
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_close(SMFICTX *ctx) {
+    // May run without a connect; the only place a session is destroyed.
+    delete session_of(ctx);
+    smfi_setpriv(ctx, nullptr);
+    return SMFIS_CONTINUE;
+}
+
+} // namespace
+
+smfiDesc milter_description() {
+    smfiDesc description{};
+    description.xxfi_name = const_cast<char *>("portcullis");
+    description.xxfi_version = SMFI_VERSION;
+    description.xxfi_flags = 0;
+    description.xxfi_connect = on_connect;
+    description.xxfi_helo = on_helo;
+    description.xxfi_envfrom = on_mail;
+    description.xxfi_envrcpt = on_recipient;
+    description.xxfi_eom = on_end_of_message;
+    description.xxfi_abort = on_abort;
+    description.xxfi_close = on_close;
+    description.xxfi_negotiate = on_negotiate;
+    return description;
+}
+
+} // namespace portcullis

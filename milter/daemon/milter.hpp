@@ -1,0 +1,13 @@
+// The libmilter callback table: the only place that knows libmilter.
+// Each callback translates the MTA's arguments and macros into Session
+// calls and a Session answer into SMFIS_* and smfi_setmlreply(). Any
+// exception becomes a logged tempfail: mail is never lost to a bug.
+#pragma once
+
+#include <libmilter/mfapi.h>
+
+namespace portcullis {
+
+smfiDesc milter_description();
+
+} // namespace portcullis

@@ -1,0 +1,36 @@
+// Everything a session needs that comes from configuration: the Config,
+// the reply templates, the generic-rDNS patterns and the resolver built
+// for them. Immutable once built; a reload builds a new Runtime and swaps
+// the current pointer, while running sessions keep the one they started
+// with (shared ownership).
+#pragma once
+
+#include "checks/generic_rdns.hpp"
+#include "core/config.hpp"
+#include "core/dns.hpp"
+#include "core/replies.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace portcullis {
+
+struct Runtime {
+    std::shared_ptr<const Config> config;
+    ReplyBook replies;
+    GenericRdnsPatterns generic_patterns;
+    std::shared_ptr<Resolver> resolver;
+
+    // Loads the files the config names. With no resolver given, builds
+    // the libunbound one from the config. Returns null and fills `errors`
+    // when anything is wrong.
+    static std::shared_ptr<const Runtime> build(Config config, std::vector<std::string> &errors,
+                                                std::shared_ptr<Resolver> resolver = nullptr);
+};
+
+// The runtime new sessions start with; swapped on reload.
+std::shared_ptr<const Runtime> current_runtime();
+void install_runtime(std::shared_ptr<const Runtime> runtime);
+
+} // namespace portcullis

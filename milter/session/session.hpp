@@ -1,0 +1,86 @@
+// One SMTP session as the MTA reports it, independent of libmilter so
+// that the milter glue and `portcullis check` drive the same logic.
+// connect(), helo() and mail() record facts and start lookups, never
+// waiting; rcpt() waits (within resolver.stage-budget) for what is still
+// in flight, evaluates the checks of every stage seen so far, and turns
+// the verdict into a per-recipient answer: exempt recipients
+// (postmaster@, abuse@) get through whatever the verdict.
+// Not thread-safe: the MTA sends one command at a time per session.
+#pragma once
+
+#include "checks/check.hpp"
+#include "core/policy.hpp"
+#include "core/replies.hpp"
+#include "runtime.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portcullis {
+
+struct Evaluation {
+    std::vector<StagedResult> results;
+    Decision decision;
+    bool trusted = false;    // trusted network or authenticated: nothing checked
+    bool allowed = false;    // allow.network / allow.hostname: connection checks skipped
+    std::string skip_reason; // why checks were skipped
+};
+
+struct RecipientAnswer {
+    Verdict verdict = Verdict::continue_; // what goes to the MTA
+    Verdict policy_verdict = Verdict::continue_; // what the policy decided
+    Reply reply;      // set when policy_verdict is reject or tempfail
+    std::string rule; // the deciding rule
+    bool exempt = false;
+    bool dry_run = false;
+};
+
+class Session {
+  public:
+    Session(std::shared_ptr<const Runtime> runtime, std::string id);
+    Session(const Session &) = delete;
+    Session &operator=(const Session &) = delete;
+
+    void connect(std::optional<IpAddress> client, std::string client_name,
+                 std::string mta_hostname, std::optional<IpAddress> daemon_address);
+    void helo(std::string name);
+    void mail(std::string sender, std::string auth_user);
+    RecipientAnswer recipient(const std::string &address);
+    // RSET, a new HELO, or the end of a message: forget the transaction.
+    void reset_transaction();
+    void set_queue_id(std::string queue_id) { queue_id_ = std::move(queue_id); }
+
+    // Waits for lookups and evaluates every stage seen so far (cached per
+    // transaction).
+    const Evaluation &evaluate();
+    Reply render(const Decision &decision, const std::string &recipient) const;
+
+    const Facts &facts() const { return facts_; }
+    const Config &config() const { return *runtime_->config; }
+    const std::string &id() const { return id_; }
+
+  private:
+    void prefetch(Stage stage);
+    bool is_trusted() const;
+    std::string allow_reason();
+    bool exempt(const std::string &recipient) const;
+    void log_decision(const RecipientAnswer &answer, const std::string &recipient) const;
+
+    std::shared_ptr<const Runtime> runtime_;
+    std::string id_;
+    std::string queue_id_;
+    Facts facts_;
+    std::shared_ptr<Lookups> lookups_;
+    std::optional<Evaluation> evaluation_;
+};
+
+// True when `recipient` matches one of the patterns local@domain, where
+// either side may be '*'; a bare "postmaster" matches "postmaster@*".
+bool recipient_matches(const std::string &recipient, const std::vector<std::string> &patterns);
+
+// A new session id: short, unique within this process's lifetime.
+std::string next_session_id();
+
+} // namespace portcullis

@@ -1,0 +1,150 @@
+#include "core/config.hpp"
+#include "core/rule_table.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+using namespace portcullis;
+
+namespace {
+
+struct TempFile {
+    explicit TempFile(const std::string &text) {
+        char name[] = "/tmp/portcullis-config-XXXXXX";
+        const int fd = mkstemp(name);
+        REQUIRE(fd >= 0);
+        close(fd);
+        path = name;
+        std::ofstream(path) << text;
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+    std::string path;
+};
+
+} // namespace
+
+TEST_CASE("defaults load without a file and match the issue's policy") {
+    auto loaded = load_config("");
+    REQUIRE(loaded.config);
+    const Config &config = *loaded.config;
+    CHECK(config.socket == "unix:/run/portcullis/portcullis.sock");
+    CHECK(config.resolver.dnssec);
+    CHECK(config.resolver.trust_anchor == "/usr/share/dns/root.key");
+    CHECK(config.exempt_recipients == std::vector<std::string>{"postmaster@*", "abuse@*"});
+    CHECK(config.action_for("rdns-missing").kind == ActionKind::reject);
+    CHECK(config.action_for("rdns-unconfirmed").kind == ActionKind::tempfail);
+    CHECK(config.action_for("rdns-generic").kind == ActionKind::log);
+    CHECK(config.action_for("helo-unresolvable").kind == ActionKind::log);
+    CHECK(config.dns_error_action.kind == ActionKind::tempfail);
+    CHECK(config.resolver.stage_budget < std::chrono::seconds(25));
+}
+
+TEST_CASE("the shipped configuration is valid") {
+    auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf");
+    for (const auto &error : loaded.errors)
+        MESSAGE(error.to_string());
+    REQUIRE(loaded.config);
+    CHECK(loaded.config->replies_file == SOURCE_ROOT "/rules/replies.conf");
+}
+
+TEST_CASE("a file sets options by section and lists accumulate") {
+    TempFile file("mode = dry-run\n"
+                  "[resolver]\nforward = 127.0.0.1@5300\nforward = ::1\ntimeout = 250ms\n"
+                  "[dnsbl]\nzone = a.example=127.0.0.[2..11]*3\nzone = b.example*-2 c.example\n"
+                  "threshold = 2.5\n"
+                  "[policy]\nrdns-generic = score:1.5\n");
+    auto loaded = load_config(file.path);
+    for (const auto &error : loaded.errors)
+        MESSAGE(error.to_string());
+    REQUIRE(loaded.config);
+    const Config &config = *loaded.config;
+    CHECK(config.dry_run);
+    CHECK(config.resolver.forward == std::vector<std::string>{"127.0.0.1@5300", "::1"});
+    CHECK(config.resolver.timeout == std::chrono::milliseconds(250));
+    REQUIRE(config.dnsbl_zones.size() == 3);
+    CHECK(config.dnsbl_zones[1].weight == -2);
+    CHECK(config.dnsbl_threshold == 2.5);
+    CHECK(config.action_for("rdns-generic").score == 1.5);
+}
+
+TEST_CASE("configuration errors name the file, the line and the option") {
+    struct Row {
+        const char *name;
+        const char *text;
+        int line;
+        const char *option;
+        const char *message_part;
+    };
+    const Row rows[] = {
+        {"misspelt option", "mode = enforce\n[dnsbl]\nzonee = bl.example\n", 3, "dnsbl.zonee",
+         "did you mean 'dnsbl.zone'"},
+        {"malformed DNSBL entry", "[dnsbl]\nzone = ok.example\nzone = bl.example=127.0.0.[2..\n", 3,
+         "dnsbl.zone", "filter"},
+        {"bad action", "[policy]\n\nrdns-missing = bounce\n", 3, "policy.rdns-missing", "bounce"},
+        {"bad boolean", "[resolver]\ndnssec = maybe\n", 2, "resolver.dnssec", "yes or no"},
+        {"bad network", "trusted-networks = 192.0.2.0/33\n", 1, "trusted-networks", "192.0.2.0/33"},
+        {"bad duration", "[resolver]\ntimeout = soon\n", 2, "resolver.timeout", "duration"},
+        {"budget over the MTA timeout", "[resolver]\nstage-budget = 40s\n", 2,
+         "resolver.stage-budget", "25s"},
+        {"bad forwarder", "[resolver]\nforward = 127.0.0.1@99999\n", 2, "resolver.forward", "IP@PORT"},
+        {"line without =", "mode dry-run\n", 1, "", "expected 'option = value'"},
+        {"bad choice", "mode = maybe\n", 1, "mode", "enforce|dry-run"},
+        {"single option twice", "mode = enforce\nmode = dry-run\n", 2, "mode", "more than once"},
+    };
+    for (const auto &row : rows) {
+        const std::string name = row.name;
+        CAPTURE(name);
+        TempFile file(row.text);
+        CAPTURE(file.path);
+        auto loaded = load_config(file.path);
+        CHECK_FALSE(loaded.config);
+        REQUIRE_FALSE(loaded.errors.empty());
+        const auto &error = loaded.errors.front();
+        CHECK(error.file == file.path);
+        CHECK(error.line == row.line);
+        CHECK(error.option == row.option);
+        CAPTURE(error.message);
+        CHECK(error.message.find(row.message_part) != std::string::npos);
+        CHECK(error.to_string().find(file.path + ":" + std::to_string(row.line)) == 0);
+    }
+}
+
+TEST_CASE("a missing file is an error") {
+    auto loaded = load_config("/nonexistent/portcullis.conf");
+    CHECK_FALSE(loaded.config);
+    REQUIRE(loaded.errors.size() == 1);
+    CHECK(loaded.errors[0].message == "cannot read the file");
+}
+
+TEST_CASE("command-line overrides win over the file") {
+    TempFile file("mode = dry-run\n");
+    auto loaded = load_config(file.path, {{"mode", "enforce"}, {"dnsbl.zone", "x.example*2"}});
+    REQUIRE(loaded.config);
+    CHECK_FALSE(loaded.config->dry_run);
+    CHECK(loaded.config->dnsbl_zones.size() == 1);
+}
+
+TEST_CASE("every rule has a policy option") {
+    for (const auto &rule : rule_table()) {
+        bool found = false;
+        for (const auto &option : option_table())
+            found = found || option.name == "policy." + std::string(rule.id);
+        CAPTURE(rule.id);
+        CHECK(found);
+    }
+}
+
+TEST_CASE("durations and sizes") {
+    CHECK(parse_duration("5s") == std::chrono::milliseconds(5000));
+    CHECK(parse_duration("250ms") == std::chrono::milliseconds(250));
+    CHECK(parse_duration("2m") == std::chrono::milliseconds(120000));
+    CHECK(parse_duration("3") == std::chrono::milliseconds(3000));
+    CHECK_FALSE(parse_duration("5h"));
+    CHECK_FALSE(parse_duration("-1s"));
+    CHECK(parse_size("32m") == 32u << 20);
+    CHECK(parse_size("1G") == 1u << 30);
+    CHECK_FALSE(parse_size("lots"));
+}
