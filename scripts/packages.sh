@@ -1,7 +1,7 @@
 # Sourced by scripts/run and scripts/test: installs the Debian packages
 # portcullis needs, only those missing, so a fresh Debian 12 machine works.
 
-build_packages=(build-essential meson ninja-build pkg-config libmilter-dev libunbound-dev
+build_packages=(build-essential meson ninja-build pkg-config libmilter-dev libunbound-dev libevent-dev
     libboost-program-options-dev doctest-dev nlohmann-json3-dev dns-root-data)
 test_packages=(postfix swaks miltertest nsd ldnsutils python3 groff-base man-db)
 fuzz_packages=(clang libclang-rt-14-dev)

@@ -1,0 +1,457 @@
+// Lookups live in a map keyed by a sequence number, which is also the
+// `mydata` libunbound hands back; a key no longer in the map (timed out,
+// shut down) makes a late answer harmless. The map is ordered by key and
+// every lookup gets the same timeout, so the first entry always holds the
+// earliest deadline.
+//
+// libunbound does not follow a CNAME it finds in local data (it answers
+// NOERROR, no data, canonname = the target), so such an answer is chased
+// here, under the same key and deadline. From real recursion the chase
+// only repeats a cached NODATA.
+#include "unbound_resolver.hpp"
+
+#include "core/address.hpp"
+#include "core/log.hpp"
+#include "dns_wire.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/eventfd.h>
+#include <unbound.h>
+#include <unistd.h>
+
+namespace portcullis {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int class_in = 1;
+constexpr int max_cname_hops = 8;
+
+// Answers delivered during one ub_process() call on the event thread.
+struct Delivery {
+    std::uintptr_t key;
+    int err;
+    ub_result *result;
+};
+thread_local std::vector<Delivery> *deliveries = nullptr;
+
+void on_unbound_result(void *mydata, int err, ub_result *result) {
+    if (deliveries == nullptr) {
+        ub_resolve_free(result);
+        return;
+    }
+    deliveries->push_back({reinterpret_cast<std::uintptr_t>(mydata), err, result});
+}
+
+DnsAnswer failure(DnsAnswer::Status status, std::string why) {
+    DnsAnswer answer;
+    answer.status = status;
+    answer.why = std::move(why);
+    return answer;
+}
+
+std::string rcode_name(int rcode) {
+    switch (rcode) {
+    case 1:
+        return "FORMERR";
+    case 2:
+        return "SERVFAIL";
+    case 4:
+        return "NOTIMP";
+    case 5:
+        return "REFUSED";
+    default:
+        return "rcode " + std::to_string(rcode);
+    }
+}
+
+bool valid_query_name(std::string_view name) {
+    if (name.empty() || name.size() > 253)
+        return false;
+    std::size_t label = 0;
+    for (char c : name) {
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if (c == '\0' || c == '\\' || ++label > 63) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void require_readable(const std::string &path, const std::string &what) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw std::runtime_error("cannot read " + what + " '" + path +
+                                 "': " + std::strerror(errno));
+    ::close(fd);
+}
+
+void run_callback(const Resolver::Callback &done, DnsAnswer answer) {
+    try {
+        done(std::move(answer));
+    } catch (const std::exception &error) {
+        log_error(std::string("DNS callback failed: ") + error.what());
+    } catch (...) {
+        log_error("DNS callback failed");
+    }
+}
+
+} // namespace
+
+DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
+                              std::string_view query_name) {
+    if (err != 0 || result == nullptr)
+        return failure(DnsAnswer::Status::servfail, std::string("libunbound: ") + ub_strerror(err));
+    if (result->bogus) {
+        return failure(DnsAnswer::Status::bogus,
+                       result->why_bogus ? result->why_bogus : "DNSSEC validation failed");
+    }
+    DnsAnswer answer;
+    if (result->rcode != 0 && result->rcode != 3 && !result->nxdomain) {
+        answer.status = DnsAnswer::Status::servfail;
+        answer.why = rcode_name(result->rcode);
+        if (result->why_bogus)
+            answer.why += std::string(": ") + result->why_bogus;
+        return answer;
+    }
+    answer.secure = result->secure != 0;
+    if (result->canonname != nullptr) {
+        auto canonical = normalize_host(result->canonname);
+        if (canonical != normalize_host(query_name))
+            answer.canonical_name = std::move(canonical);
+    }
+    if (result->nxdomain || result->rcode == 3) {
+        answer.status = DnsAnswer::Status::nxdomain;
+    } else if (!result->havedata || result->data == nullptr) {
+        answer.status = DnsAnswer::Status::nodata;
+    } else {
+        answer.status = DnsAnswer::Status::ok;
+        for (std::size_t i = 0; result->data[i] != nullptr; ++i) {
+            if (result->len[i] < 0)
+                continue;
+            std::span<const std::uint8_t> rdata(
+                reinterpret_cast<const std::uint8_t *>(result->data[i]),
+                static_cast<std::size_t>(result->len[i]));
+            if (auto text = dns_wire::parse_rdata(type, rdata))
+                answer.records.push_back(std::move(*text));
+        }
+    }
+    return answer;
+}
+
+struct UnboundResolver::State {
+    struct Lookup {
+        std::string name;  // as asked by the caller
+        std::string query; // differs from name while chasing a CNAME
+        DnsType type{};
+        Callback done;
+        Clock::time_point deadline;
+        int async_id = 0;
+        int hops = 0;
+        bool secure = true; // every hop so far was secure
+    };
+
+    struct ContextDeleter {
+        void operator()(ub_ctx *ctx) const { ub_ctx_delete(ctx); }
+    };
+    std::unique_ptr<ub_ctx, ContextDeleter> ctx;
+    int wake_fd = -1;
+    std::chrono::milliseconds timeout{};
+
+    std::mutex mutex; // guards what follows
+    std::map<std::uintptr_t, Lookup> lookups;
+    std::uintptr_t next_key = 1;
+    bool stopping = false;
+
+    ~State() {
+        ctx.reset(); // joins libunbound's worker thread first
+        if (wake_fd >= 0)
+            ::close(wake_fd);
+    }
+
+    void wake() const {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto written = ::write(wake_fd, &one, sizeof one);
+    }
+
+    void start(std::string name, DnsType type, Callback done);
+    void stop();
+    void run();
+    int poll_timeout();
+    void process_answers(std::vector<Delivery> &delivered);
+    bool chase(std::uintptr_t key, Lookup &lookup, const Delivery &delivery);
+    void expire();
+    void shut_down();
+};
+
+void UnboundResolver::State::start(std::string name, DnsType type, Callback done) {
+    name = normalize_host(name);
+    if (!valid_query_name(name)) {
+        done(failure(DnsAnswer::Status::nxdomain, "not a valid domain name"));
+        return;
+    }
+    std::unique_lock lock(mutex);
+    if (stopping) {
+        lock.unlock();
+        done(failure(DnsAnswer::Status::servfail, "resolver shut down"));
+        return;
+    }
+    const auto key = next_key++;
+    const bool was_idle = lookups.empty();
+    auto &lookup = lookups[key];
+    lookup.name = name;
+    lookup.query = name;
+    lookup.type = type;
+    lookup.done = std::move(done);
+    lookup.deadline = Clock::now() + timeout;
+    // Under the lock, so the event thread cannot see the answer (or the
+    // deadline) before async_id is stored.
+    const int err =
+        ub_resolve_async(ctx.get(), name.c_str(), static_cast<int>(type), class_in,
+                         reinterpret_cast<void *>(key), on_unbound_result, &lookup.async_id);
+    if (err != 0) {
+        Callback failed = std::move(lookup.done);
+        lookups.erase(key);
+        lock.unlock();
+        failed(
+            failure(DnsAnswer::Status::servfail, std::string("libunbound: ") + ub_strerror(err)));
+        return;
+    }
+    if (was_idle)
+        wake(); // the event thread may be polling without a deadline
+}
+
+void UnboundResolver::State::stop() {
+    std::lock_guard lock(mutex);
+    stopping = true;
+    wake();
+}
+
+int UnboundResolver::State::poll_timeout() {
+    std::lock_guard lock(mutex);
+    if (lookups.empty())
+        return -1;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        lookups.begin()->second.deadline - Clock::now());
+    return static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60'000));
+}
+
+void UnboundResolver::State::run() {
+    bool unbound_alive = true;
+    std::vector<Delivery> delivered;
+    while (true) {
+        {
+            std::lock_guard lock(mutex);
+            if (stopping)
+                break;
+        }
+        pollfd fds[2] = {{unbound_alive ? ub_fd(ctx.get()) : -1, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+        if (::poll(fds, 2, poll_timeout()) < 0 && errno != EINTR)
+            log_error(std::string("DNS event loop: poll: ") + std::strerror(errno));
+        if (fds[1].revents & POLLIN) {
+            std::uint64_t count = 0;
+            [[maybe_unused]] auto got = ::read(wake_fd, &count, sizeof count);
+        }
+        if (fds[0].revents != 0) {
+            deliveries = &delivered;
+            const int err = ub_process(ctx.get());
+            deliveries = nullptr;
+            if (err != 0) {
+                // The worker is gone; what is pending will time out.
+                log_error(std::string("libunbound: ") + ub_strerror(err));
+                unbound_alive = false;
+            }
+            process_answers(delivered);
+        }
+        expire();
+    }
+    shut_down();
+}
+
+void UnboundResolver::State::process_answers(std::vector<Delivery> &delivered) {
+    std::vector<std::pair<Lookup, Delivery>> matched;
+    {
+        std::lock_guard lock(mutex);
+        for (const auto &delivery : delivered) {
+            auto found = lookups.find(delivery.key);
+            if (found == lookups.end()) {
+                ub_resolve_free(delivery.result); // answered after its timeout
+                continue;
+            }
+            matched.emplace_back(std::move(found->second), delivery);
+            lookups.erase(found);
+        }
+    }
+    delivered.clear();
+    for (auto &[lookup, delivery] : matched) {
+        if (chase(delivery.key, lookup, delivery)) {
+            ub_resolve_free(delivery.result);
+            continue;
+        }
+        auto answer = answer_from_unbound(delivery.err, delivery.result, lookup.type, lookup.name);
+        ub_resolve_free(delivery.result);
+        answer.secure = answer.secure && lookup.secure;
+        if (answer.canonical_name.empty() && lookup.query != lookup.name && !answer.is_error())
+            answer.canonical_name = lookup.query;
+        run_callback(lookup.done, std::move(answer));
+    }
+}
+
+bool UnboundResolver::State::chase(std::uintptr_t key, Lookup &lookup, const Delivery &delivery) {
+    const ub_result *result = delivery.result;
+    if (delivery.err != 0 || result == nullptr || result->rcode != 0 || result->nxdomain ||
+        result->havedata || result->bogus || result->canonname == nullptr ||
+        lookup.hops >= max_cname_hops)
+        return false;
+    auto target = normalize_host(result->canonname);
+    if (target == lookup.query || !valid_query_name(target))
+        return false;
+    std::lock_guard lock(mutex);
+    if (stopping)
+        return false;
+    // The same key keeps the map in deadline order.
+    auto &entry = lookups[key];
+    entry = std::move(lookup);
+    entry.query = std::move(target);
+    entry.secure = entry.secure && result->secure;
+    ++entry.hops;
+    const int err =
+        ub_resolve_async(ctx.get(), entry.query.c_str(), static_cast<int>(entry.type), class_in,
+                         reinterpret_cast<void *>(key), on_unbound_result, &entry.async_id);
+    if (err == 0)
+        return true;
+    lookup = std::move(entry);
+    lookups.erase(key);
+    return false;
+}
+
+void UnboundResolver::State::expire() {
+    std::vector<Lookup> expired;
+    {
+        std::lock_guard lock(mutex);
+        const auto now = Clock::now();
+        while (!lookups.empty() && lookups.begin()->second.deadline <= now) {
+            expired.push_back(std::move(lookups.begin()->second));
+            lookups.erase(lookups.begin());
+        }
+    }
+    const auto why = "no answer within " + std::to_string(timeout.count()) + "ms";
+    for (auto &lookup : expired) {
+        ub_cancel(ctx.get(), lookup.async_id);
+        run_callback(lookup.done, failure(DnsAnswer::Status::timeout, why));
+    }
+}
+
+void UnboundResolver::State::shut_down() {
+    std::map<std::uintptr_t, Lookup> left;
+    {
+        std::lock_guard lock(mutex);
+        left.swap(lookups);
+    }
+    for (auto &[key, lookup] : left)
+        run_callback(lookup.done, failure(DnsAnswer::Status::servfail, "resolver shut down"));
+}
+
+namespace {
+
+void set_option(ub_ctx *ctx, const char *name, const std::string &value) {
+    const int err = ub_ctx_set_option(ctx, name, value.c_str());
+    if (err != 0)
+        throw std::runtime_error(std::string("libunbound rejected ") + name + " " + value + ": " +
+                                 ub_strerror(err));
+}
+
+void configure(ub_ctx *ctx, const UnboundSettings &settings) {
+    int err = ub_ctx_async(ctx, 1);
+    if (err != 0)
+        throw std::runtime_error(std::string("libunbound: ub_ctx_async: ") + ub_strerror(err));
+    set_option(ctx, "msg-cache-size:", std::to_string(settings.msg_cache_size));
+    set_option(ctx, "rrset-cache-size:", std::to_string(settings.rrset_cache_size));
+    set_option(ctx, "outgoing-range:", std::to_string(settings.outgoing_range));
+    // Work libunbound would do after our deadline is wasted: bound its
+    // retries and backoff. Options this libunbound lacks are skipped.
+    const auto max_rtt = std::clamp<std::int64_t>(settings.timeout.count(), 1000, 120'000);
+    ub_ctx_set_option(ctx, "infra-cache-max-rtt:", std::to_string(max_rtt).c_str());
+    ub_ctx_set_option(ctx, "outbound-msg-retry:", "3");
+    ub_ctx_set_option(ctx, "max-sent-count:", "32");
+    ub_ctx_set_option(ctx, "val-max-restart:", "3");
+    ub_ctx_set_option(ctx, "max-global-quota:", "128");
+    if (!settings.dnssec)
+        set_option(ctx, "module-config:", "iterator");
+
+    // Last, so that the administrator's file overrides the lines above.
+    if (!settings.unbound_config.empty()) {
+        require_readable(settings.unbound_config, "unbound config file");
+        err = ub_ctx_config(ctx, settings.unbound_config.c_str());
+        if (err != 0)
+            throw std::runtime_error("unbound config file '" + settings.unbound_config +
+                                     "' was not accepted: " + ub_strerror(err));
+    }
+    for (const auto &forward : settings.forward) {
+        err = ub_ctx_set_fwd(ctx, forward.c_str());
+        if (err != 0)
+            throw std::runtime_error("resolver forward '" + forward +
+                                     "' is not IP or IP@PORT: " + ub_strerror(err));
+    }
+    if (settings.dnssec && !settings.trust_anchor.empty()) {
+        require_readable(settings.trust_anchor, "trust anchor file");
+        err = ub_ctx_add_ta_file(ctx, settings.trust_anchor.c_str());
+        if (err != 0)
+            throw std::runtime_error("trust anchor file '" + settings.trust_anchor +
+                                     "' was not accepted: " + ub_strerror(err));
+    }
+}
+
+} // namespace
+
+UnboundResolver::UnboundResolver(const UnboundSettings &settings)
+    : state_(std::make_shared<State>()) {
+    if (settings.timeout <= std::chrono::milliseconds::zero())
+        throw std::runtime_error("resolver timeout must be positive");
+    state_->timeout = settings.timeout;
+    state_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (state_->wake_fd < 0)
+        throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+    state_->ctx.reset(ub_ctx_create());
+    if (!state_->ctx)
+        throw std::runtime_error("libunbound: cannot create a context");
+    configure(state_->ctx.get(), settings);
+
+    // The first query makes libunbound read its configuration and anchors
+    // and start its worker: errors show here, not at the first real lookup.
+    int probe = 0;
+    const int err = ub_resolve_async(state_->ctx.get(), "localhost.", 1, class_in, nullptr,
+                                     on_unbound_result, &probe);
+    if (err != 0)
+        throw std::runtime_error(std::string("libunbound cannot start (check the trust anchor "
+                                             "and unbound config files): ") +
+                                 ub_strerror(err));
+    ub_cancel(state_->ctx.get(), probe);
+
+    event_thread_ = std::thread([state = state_] { state->run(); });
+}
+
+UnboundResolver::~UnboundResolver() {
+    state_->stop();
+    // Destroyed from one of its own callbacks: the event thread finishes
+    // the shutdown itself and holds the state until then.
+    if (event_thread_.get_id() == std::this_thread::get_id())
+        event_thread_.detach();
+    else
+        event_thread_.join();
+}
+
+void UnboundResolver::resolve(const std::string &name, DnsType type, Callback done) {
+    state_->start(name, type, std::move(done));
+}
+
+} // namespace portcullis

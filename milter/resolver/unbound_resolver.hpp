@@ -1,0 +1,63 @@
+// The Resolver the daemon uses: one shared libunbound context with its
+// worker in a thread, and one event thread of ours that collects
+// answers (ub_fd + ub_process) and enforces the per-lookup timeout that
+// libunbound lacks. Contract as in core/dns.hpp: resolve() never blocks
+// on the network and every callback runs exactly once, on the event
+// thread (or, for a lookup that cannot start, on the caller's), never
+// under the resolver's lock, so a callback may call resolve() again.
+// A name that cannot exist in the DNS (empty label, over 63/253 bytes,
+// NUL, backslash) is answered nxdomain at once. CNAMEs are followed,
+// also those libunbound leaves unfollowed in local data (up to 8).
+// Destruction completes pending lookups with servfail "resolver shut
+// down"; it must not race with resolve() calls from other threads.
+#pragma once
+
+#include "core/dns.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+struct ub_result;
+
+namespace portcullis {
+
+struct UnboundSettings {
+    std::vector<std::string> forward; // "IP[@PORT]"; empty: full recursion
+    bool dnssec = true;
+    // DS/DNSKEY records in zone-file form. Empty with dnssec on: the
+    // anchors come from unbound_config alone.
+    std::string trust_anchor = "/usr/share/dns/root.key";
+    std::string unbound_config; // an unbound.conf(5) file; empty: none
+    std::chrono::milliseconds timeout{5000};
+    std::uint64_t msg_cache_size = 32u << 20;
+    std::uint64_t rrset_cache_size = 64u << 20;
+    unsigned outgoing_range = 1024;
+};
+
+class UnboundResolver : public Resolver {
+  public:
+    // Throws std::runtime_error naming the option or file at fault.
+    explicit UnboundResolver(const UnboundSettings &settings);
+    ~UnboundResolver() override;
+    UnboundResolver(const UnboundResolver &) = delete;
+    UnboundResolver &operator=(const UnboundResolver &) = delete;
+
+    void resolve(const std::string &name, DnsType type, Callback done) override;
+
+  private:
+    struct State;
+    std::shared_ptr<State> state_;
+    std::thread event_thread_;
+};
+
+// How one libunbound result reads as a DnsAnswer (err is the callback's
+// error code; result may be null when err is set). Exposed for tests.
+DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
+                              std::string_view query_name);
+
+} // namespace portcullis
