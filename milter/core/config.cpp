@@ -40,7 +40,7 @@ constexpr OptionSpec fixed_options[] = {
      "URL offered in replies as ${url}; ${rule} inside it is replaced by the rule id"},
     {"replies-file", OptionType::string, "replies.conf", "reply templates, one section per rule"},
     {"generic-rdns-patterns", OptionType::list, "generic-rdns.conf",
-     "files of patterns for generic/dynamic PTR names (later files add to earlier ones)"},
+     "files of patterns for generic/dynamic PTR names (setting it replaces the default: list the shipped file too)"},
     {"resolver.forward", OptionType::list, "",
      "forward queries to these resolvers, IP[@PORT] (empty: full recursion)"},
     {"resolver.dnssec", OptionType::boolean, "yes", "validate DNSSEC (bogus answers are DNS errors)"},
@@ -61,9 +61,10 @@ constexpr OptionSpec fixed_options[] = {
     {"dnsbl.threshold", OptionType::number, "1", "weight at which dnsbl-listed applies"},
     {"dnsbl.txt-max-length", OptionType::number, "200",
      "longest DNSBL TXT reason copied into a reply"},
-    {"allow.network", OptionType::list, "", "clients in these networks skip connection checks"},
+    {"allow.network", OptionType::list, "",
+     "clients in these networks skip the connection and HELO checks"},
     {"allow.hostname", OptionType::list, "",
-     "clients whose verified PTR name ends in one of these skip connection checks"},
+     "clients whose verified PTR name is or ends in one of these skip the connection and HELO checks"},
     {"deny.network", OptionType::list, "", "clients in these networks are refused (deny-network)"},
     {"deny.sender", OptionType::list, "",
      "envelope senders refused (deny-sender): user@domain, @domain or domain"},
@@ -378,6 +379,8 @@ ConfigResult load_config(const std::string &file,
         }
         for (const auto &problem : index.syntax_errors())
             report(problem.option, problem.message, problem.line);
+        if (!result.errors.empty())
+            return result; // Boost would stop at the same line, without its number
         for (const auto &entry : index.entries()) {
             bool known = false;
             for (const auto &option : option_table())
@@ -386,11 +389,10 @@ ConfigResult load_config(const std::string &file,
                 report(entry.option, "unknown option" + index.suggestion(entry.option),
                        entry.line);
         }
-        if (!result.errors.empty())
-            return result;
+        // Unknown options are reported above; reading on finds the rest.
         try {
             std::ifstream in(file);
-            po::store(po::parse_config_file(in, description, false), values);
+            po::store(po::parse_config_file(in, description, true), values);
         } catch (const po::error &error) {
             std::string option;
             if (auto *multiple = dynamic_cast<const po::multiple_occurrences *>(&error))

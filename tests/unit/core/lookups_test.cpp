@@ -23,9 +23,10 @@ class DelayedResolver : public Resolver {
             done(answer);
         });
     }
-    ~DelayedResolver() override {
+    void join() {
         for (auto &thread : threads)
             thread.join();
+        threads.clear();
     }
     std::atomic<int> calls{0};
     std::vector<std::thread> threads;
@@ -54,6 +55,7 @@ TEST_CASE("waiting covers lookups started by continuations") {
     CHECK(lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(5)));
     CHECK(lookups->complete("a.example", DnsType::A));
     CHECK(resolver->calls == 2);
+    resolver->join();
 }
 
 TEST_CASE("a continuation added after completion runs at once, and errors are reported once") {
