@@ -1,0 +1,195 @@
+// The dnsbl check. Results: one dnsbl-listed result; on fail its vars
+// are dnsbl_zone (the listing with the largest positive weight),
+// dnsbl_txt (that listing's TXT, cut to dnsbl.txt-max-length bytes, not
+// yet sanitized) and dnsbl_score. List errors are pass, not error: the
+// postscreen convention that a broken list must not hold up mail.
+#include "checks/dnsbl.hpp"
+
+#include "core/log.hpp"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+namespace portcullis {
+
+namespace {
+
+constexpr std::string_view check_name = "dnsbl";
+
+CheckResult make_result(Outcome outcome, std::string detail) {
+    CheckResult result;
+    result.check = std::string(check_name);
+    result.rule = "dnsbl-listed";
+    result.outcome = outcome;
+    result.detail = std::move(detail);
+    return result;
+}
+
+std::string format_number(double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+}
+
+std::string join(const std::vector<std::string> &items, std::string_view separator) {
+    std::string out;
+    for (const auto &item : items)
+        out += (out.empty() ? "" : std::string(separator)) + item;
+    return out;
+}
+
+const std::string *refusal_code(const DnsAnswer &answer) {
+    if (!answer.has_records())
+        return nullptr;
+    auto it = std::find_if(answer.records.begin(), answer.records.end(),
+                           [](const std::string &record) { return is_dnsbl_error_code(record); });
+    return it == answer.records.end() ? nullptr : &*it;
+}
+
+// Runs once per A answer of one query name, for every entry sharing it.
+void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
+                    const std::vector<DnsblZone> &entries, const DnsAnswer &answer) {
+    const std::string &zone = entries.front().zone;
+    if (answer.is_error()) {
+        log_warning("dnsbl " + zone + ": lookup of " + name + " failed (" +
+                    std::string(to_string(answer.status)) + "), counted as not listed");
+        return;
+    }
+    if (const auto *code = refusal_code(answer)) {
+        log_warning("dnsbl " + zone + ": the list refused the query for " + name + " (" + *code +
+                    "), a list error, counted as not listed");
+        return;
+    }
+    if (!answer.has_records())
+        return;
+    const bool matched = std::any_of(entries.begin(), entries.end(), [&](const DnsblZone &entry) {
+        return std::any_of(answer.records.begin(), answer.records.end(),
+                           [&](const std::string &record) { return entry.matches(record); });
+    });
+    if (!matched)
+        return;
+    if (auto lookups = weak.lock())
+        lookups->start(name, DnsType::TXT);
+}
+
+std::string describe(const DnsblListing &listing) {
+    return listing.zone + " " + join(listing.codes, ",") + " *" + format_number(listing.weight);
+}
+
+class DnsblCheck final : public Check {
+  public:
+    std::string_view name() const override { return check_name; }
+    Stage stage() const override { return Stage::connect; }
+
+    void prefetch(const CheckContext &context) const override {
+        if (!context.facts.client)
+            return;
+        const IpAddress client = context.facts.client->unmapped();
+        // Entries of one zone share a lookup and a continuation, so that
+        // a list error is logged once and the TXT asked once.
+        std::map<std::string, std::vector<DnsblZone>> by_name;
+        for (const auto &entry : context.config.dnsbl_zones)
+            by_name[dnsbl_query_name(client, entry)].push_back(entry);
+        // Weak: the continuation is stored inside the Lookups it refers to.
+        std::weak_ptr<Lookups> weak = context.lookups.weak_from_this();
+        for (const auto &item : by_name)
+            context.lookups.start(
+                item.first, DnsType::A,
+                [weak, name = item.first, entries = item.second](const DnsAnswer &answer) {
+                    on_list_answer(weak, name, entries, answer);
+                });
+    }
+
+    std::vector<CheckResult> evaluate(const CheckContext &context) const override {
+        if (!context.facts.client)
+            return {make_result(Outcome::skip, "no client IP address")};
+        if (context.config.dnsbl_zones.empty())
+            return {make_result(Outcome::skip, "no dnsbl.zone configured")};
+        const auto report = read_dnsbl(context);
+        const DnsblListing *top = nullptr;
+        std::vector<std::string> listed;
+        for (const auto &listing : report.listings) {
+            listed.push_back(describe(listing));
+            if (listing.weight > 0 && (!top || listing.weight > top->weight))
+                top = &listing;
+        }
+        const std::string score = format_number(report.score);
+        const std::string threshold = format_number(context.config.dnsbl_threshold);
+        std::string problems;
+        if (!report.problems.empty())
+            problems = "; not counted: " + join(report.problems, ", ");
+
+        if (top && report.score >= context.config.dnsbl_threshold) {
+            auto result =
+                make_result(Outcome::fail, "listed: " + join(listed, ", ") + "; score " + score +
+                                               " >= threshold " + threshold + problems);
+            result.vars["dnsbl_zone"] = top->zone;
+            result.vars["dnsbl_txt"] = top->txt.substr(
+                0, std::min<std::size_t>(top->txt.size(), context.config.dnsbl_txt_max_length));
+            result.vars["dnsbl_score"] = score;
+            return {result};
+        }
+        const std::string listings =
+            listed.empty() ? "not listed" : "listed: " + join(listed, ", ");
+        return {make_result(Outcome::pass, listings + "; score " + score + " below threshold " +
+                                               threshold + problems)};
+    }
+};
+
+} // namespace
+
+std::string dnsbl_query_name(const IpAddress &client, const DnsblZone &zone) {
+    return client.unmapped().reversed() + "." + zone.zone;
+}
+
+bool is_dnsbl_error_code(std::string_view address) {
+    const auto parsed = IpAddress::parse(address);
+    if (!parsed || !parsed->is_v4())
+        return false;
+    const auto &bytes = parsed->bytes();
+    return bytes[0] == 127 && bytes[1] == 255 && bytes[2] == 255;
+}
+
+DnsblReport read_dnsbl(const CheckContext &context) {
+    DnsblReport report;
+    if (!context.facts.client)
+        return report;
+    const IpAddress client = context.facts.client->unmapped();
+    for (const auto &entry : context.config.dnsbl_zones) {
+        const auto name = dnsbl_query_name(client, entry);
+        const auto answer = context.lookups.get(name, DnsType::A);
+        if (answer.is_error()) {
+            report.problems.push_back(entry.zone + " " + std::string(to_string(answer.status)));
+            continue;
+        }
+        if (const auto *code = refusal_code(answer)) {
+            report.problems.push_back(entry.zone + " refused the query (" + *code + ")");
+            continue;
+        }
+        if (!answer.has_records())
+            continue;
+        DnsblListing listing;
+        for (const auto &record : answer.records)
+            if (entry.matches(record))
+                listing.codes.push_back(record);
+        if (listing.codes.empty())
+            continue;
+        listing.zone = entry.zone;
+        listing.entry = entry.text;
+        listing.weight = entry.weight;
+        const auto txt = context.lookups.get(name, DnsType::TXT);
+        if (txt.has_records())
+            listing.txt = join(txt.records, "; ");
+        report.score += listing.weight;
+        report.listings.push_back(std::move(listing));
+    }
+    return report;
+}
+
+const Check &dnsbl_check() {
+    static const DnsblCheck check;
+    return check;
+}
+
+} // namespace portcullis

@@ -1,0 +1,46 @@
+// DNS block and allow lists, for the dnsbl check (rule dnsbl-listed) and
+// for anyone who wants to show what the lists said. As postscreen does:
+// each dnsbl.zone entry (zone=filter*weight) is asked for A of the
+// reversed client address (IPv4 octets, IPv6 nibbles) under the zone; a
+// returned A record matching the entry's filter adds its weight once
+// (negative weights are allow lists); the total against dnsbl.threshold
+// decides. A listing's TXT reason is fetched only once the A record
+// matched.
+//
+// A list that cannot answer never blocks mail: a timeout or SERVFAIL,
+// and an answer in 127.255.255.0/24 (the list refusing the query, e.g.
+// asked through a public resolver or over its query limit), are logged
+// once as list errors and count as not listed.
+#pragma once
+
+#include "checks/check.hpp"
+
+#include <string>
+#include <vector>
+
+namespace portcullis {
+
+struct DnsblListing {
+    std::string zone;               // the zone entry's zone
+    std::string entry;              // the entry as configured, for logs
+    double weight = 0;              // the entry's weight
+    std::vector<std::string> codes; // the returned A records that matched its filter
+    std::string txt;                // the TXT reason(s), unbounded and unsanitized
+};
+
+struct DnsblReport {
+    std::vector<DnsblListing> listings; // in configuration order
+    std::vector<std::string> problems;  // "zone: timeout", "zone: refused (127.255.255.254)"
+    double score = 0;                   // the sum of the listings' weights
+};
+
+// "2.0.0.127.zen.example" or the 32-nibble form for IPv6.
+std::string dnsbl_query_name(const IpAddress &client, const DnsblZone &zone);
+
+// Is this A record a list error code (127.255.255.0/24) rather than a listing?
+bool is_dnsbl_error_code(std::string_view address);
+
+// Reads the completed lookups of every configured zone.
+DnsblReport read_dnsbl(const CheckContext &context);
+
+} // namespace portcullis

@@ -1,0 +1,140 @@
+// deny-network and deny-sender: the administrator's own lists.
+#include "../scripted_resolver.hpp"
+#include "checks/check.hpp"
+#include "checks/generic_rdns.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace portcullis;
+using portcullis::testing::ScriptedResolver;
+
+namespace {
+
+// One check run: scripted DNS, a default Config, prefetch, wait, evaluate.
+struct Harness {
+    std::shared_ptr<ScriptedResolver> dns = std::make_shared<ScriptedResolver>();
+    Config config = *load_config("").config;
+    GenericRdnsPatterns patterns;
+    Facts facts;
+    std::shared_ptr<Lookups> lookups = Lookups::create(dns);
+
+    explicit Harness(std::optional<std::string> client) {
+        if (client)
+            facts.client = IpAddress::parse(*client);
+    }
+    CheckContext context() { return CheckContext{facts, config, patterns, *lookups}; }
+    CheckResult run(std::string_view name) {
+        for (const Check *check : all_checks())
+            if (check->name() == name) {
+                check->prefetch(context());
+                lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(1));
+                auto results = check->evaluate(context());
+                REQUIRE(results.size() == 1);
+                CHECK(dns->asked().empty());
+                return results[0];
+            }
+        FAIL("no check named " << name);
+        return {};
+    }
+};
+
+} // namespace
+
+TEST_CASE("deny-network matches the client against deny.network") {
+    struct Row {
+        std::optional<std::string> client;
+        std::vector<std::string> networks;
+        Outcome expected;
+        std::string detail;
+    };
+    const std::vector<std::string> networks = {"192.0.2.0/24", "2001:db8:bad::/48", "198.51.100.7"};
+    const std::vector<Row> rows = {
+        {"192.0.2.7", networks, Outcome::fail, "192.0.2.7 is in deny.network 192.0.2.0/24"},
+        {"::ffff:192.0.2.7", networks, Outcome::fail, "192.0.2.7 is in deny.network 192.0.2.0/24"},
+        {"198.51.100.7", networks, Outcome::fail, "deny.network 198.51.100.7/32"},
+        {"198.51.100.8", networks, Outcome::pass, "198.51.100.8 is not in deny.network"},
+        {"2001:db8:bad::1", networks, Outcome::fail, "deny.network 2001:db8:bad::/48"},
+        {"2001:db8::1", networks, Outcome::pass, "not in deny.network"},
+        {"192.0.3.1", networks, Outcome::pass, "not in deny.network"},
+        {std::nullopt, networks, Outcome::skip, "no client IP address"},
+        {"192.0.2.7", {}, Outcome::skip, "deny.network is empty"},
+        {"0.0.0.0", {"0.0.0.0/0"}, Outcome::fail, ""},
+        {"2001:db8::1", {"0.0.0.0/0"}, Outcome::pass, ""},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.client.value_or("none"));
+        Harness harness(row.client);
+        for (const auto &text : row.networks)
+            harness.config.deny_networks.push_back(*Network::parse(text));
+        const auto result = harness.run("deny-network");
+        CHECK(result.check == "deny-network");
+        CHECK(result.rule == "deny-network");
+        CHECK(result.outcome == row.expected);
+        CHECK(result.detail.find(row.detail) != std::string::npos);
+    }
+}
+
+TEST_CASE("deny-sender matches addresses, exact domains and domain trees") {
+    struct Row {
+        std::string sender;
+        Outcome expected;
+        std::string detail = "";
+    };
+    const std::vector<Row> rows = {
+        {"spammer@example.com", Outcome::fail,
+         "sender 'spammer@example.com' matches deny.sender spammer@example.com"},
+        {"SPAMMER@Example.COM", Outcome::fail},
+        {"other@example.com", Outcome::pass, "is not in deny.sender"},
+        {"spammer@example.com.evil", Outcome::pass},
+        {"x@bad.example", Outcome::fail, "matches deny.sender @bad.example"},
+        {"x@BAD.example.", Outcome::fail},
+        {"x@sub.bad.example", Outcome::pass},
+        {"x@evil.example", Outcome::fail, "matches deny.sender evil.example"},
+        {"x@sub.evil.example", Outcome::fail},
+        {"x@deep.sub.EVIL.example", Outcome::fail},
+        {"x@notevil.example", Outcome::pass},
+        {"x@evil.example.org", Outcome::pass},
+        {"\"a@evil.example\"@good.example", Outcome::pass},
+        {"\"a@good.example\"@evil.example", Outcome::fail},
+        {"", Outcome::pass, "the null sender is never denied"},
+        {"spammer", Outcome::pass},
+        {"evil.example", Outcome::pass},
+        {"x@", Outcome::pass},
+        {"@evil.example", Outcome::fail},
+        {std::string("x@evil.example\0", 15), Outcome::pass, "'x@evil.example?'"},
+        {"x@ev\xc3\xafl.example", Outcome::pass},
+        {std::string(10000, 'a') + "@evil.example", Outcome::fail},
+        {"x@" + std::string(10000, 'b'), Outcome::pass},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.sender);
+        Harness harness("192.0.2.1");
+        harness.config.deny_senders = {"spammer@example.com", "@bad.example", "evil.example", "",
+                                       "@"};
+        harness.facts.sender = row.sender;
+        harness.facts.sender_seen = true;
+        const auto result = harness.run("deny-sender");
+        CHECK(result.check == "deny-sender");
+        CHECK(result.rule == "deny-sender");
+        CHECK(result.outcome == row.expected);
+        CHECK(result.detail.find(row.detail) != std::string::npos);
+        CHECK(result.detail.size() < 400);
+        for (char c : result.detail)
+            CHECK((c >= 0x20 && c < 0x7f));
+    }
+}
+
+TEST_CASE("deny-sender skips before MAIL FROM and with an empty list") {
+    Harness early("192.0.2.1");
+    early.config.deny_senders = {"evil.example"};
+    CHECK(early.run("deny-sender").outcome == Outcome::skip);
+    Harness empty("192.0.2.1");
+    empty.facts.sender = "x@evil.example";
+    empty.facts.sender_seen = true;
+    CHECK(empty.run("deny-sender").outcome == Outcome::skip);
+    Harness local(std::nullopt); // the sender matters, not the client
+    local.config.deny_senders = {"evil.example"};
+    local.facts.sender = "x@evil.example";
+    local.facts.sender_seen = true;
+    CHECK(local.run("deny-sender").outcome == Outcome::fail);
+}

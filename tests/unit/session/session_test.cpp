@@ -1,0 +1,205 @@
+#include "session/report.hpp"
+#include "session/session.hpp"
+#include "../scripted_resolver.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace portcullis;
+using portcullis::testing::ScriptedResolver;
+
+namespace {
+
+std::shared_ptr<ScriptedResolver> world() {
+    auto dns = std::make_shared<ScriptedResolver>();
+    dns->add("10.2.0.192.in-addr.arpa", DnsType::PTR, {"mail.good.example"});
+    dns->add("mail.good.example", DnsType::A, {"192.0.2.10"});
+    dns->add("mail.good.example", DnsType::AAAA, {});
+    dns->add("20.2.0.192.in-addr.arpa", DnsType::PTR, {"forged.example"});
+    dns->add("forged.example", DnsType::A, {"198.51.100.1"});
+    dns->fail("40.2.0.192.in-addr.arpa", DnsType::PTR, DnsAnswer::Status::timeout);
+    dns->add("50.2.0.192.in-addr.arpa", DnsType::PTR, {"mx.listed.example"});
+    dns->add("mx.listed.example", DnsType::A, {"192.0.2.50"});
+    dns->add("50.2.0.192.bl.example", DnsType::A, {"127.0.0.2"});
+    dns->add("50.2.0.192.bl.example", DnsType::TXT, {"Listed: 100% bad\r\nsee http://bl.example/"});
+    return dns;
+}
+
+std::shared_ptr<const Runtime> runtime_with(std::vector<std::pair<std::string, std::string>> options,
+                                            std::shared_ptr<Resolver> dns = world()) {
+    options.emplace_back("dnsbl.zone", "bl.example=127.0.0.[2..11]");
+    auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf", options);
+    for (const auto &error : loaded.errors)
+        MESSAGE(error.to_string());
+    REQUIRE(loaded.config);
+    std::vector<std::string> errors;
+    auto runtime = Runtime::build(std::move(*loaded.config), errors, std::move(dns));
+    for (const auto &error : errors)
+        MESSAGE(error);
+    REQUIRE(runtime);
+    return runtime;
+}
+
+struct Client {
+    const char *address;
+    const char *helo;
+    const char *sender;
+};
+
+RecipientAnswer run(const std::shared_ptr<const Runtime> &runtime, const Client &client,
+                    const std::string &recipient, const std::string &auth = "") {
+    Session session(runtime, "test");
+    session.connect(IpAddress::parse(client.address), "client", "mx.dest.example", std::nullopt);
+    session.helo(client.helo);
+    session.mail(client.sender, auth);
+    return session.recipient(recipient);
+}
+
+} // namespace
+
+TEST_CASE("sessions enforce connect and HELO verdicts at RCPT") {
+    struct Row {
+        const char *name;
+        Client client;
+        const char *recipient;
+        Verdict verdict;      // what the MTA is told
+        const char *rule;     // the deciding rule ("" when none)
+        const char *code;     // reply code ("" when none)
+        const char *status;
+    };
+    const Row rows[] = {
+        {"good client", {"192.0.2.10", "mail.good.example", "a@good.example"}, "u@dest.example",
+         Verdict::continue_, "", "", ""},
+        {"no PTR", {"192.0.2.30", "mail.good.example", "a@good.example"}, "u@dest.example",
+         Verdict::reject, "rdns-missing", "550", "5.7.25"},
+        {"postmaster gets through", {"192.0.2.30", "mail.good.example", "a@good.example"},
+         "Postmaster@dest.example", Verdict::continue_, "rdns-missing", "550", "5.7.25"},
+        {"abuse gets through", {"192.0.2.50", "mx.listed.example", "a@good.example"},
+         "abuse@dest.example", Verdict::continue_, "dnsbl-listed", "550", "5.7.1"},
+        {"forged PTR", {"192.0.2.20", "forged.example", "a@good.example"}, "u@dest.example",
+         Verdict::tempfail, "rdns-unconfirmed", "450", "4.7.25"},
+        {"PTR lookup timeout", {"192.0.2.40", "mail.good.example", "a@good.example"},
+         "u@dest.example", Verdict::tempfail, "rdns-missing", "451", "4.4.3"},
+        {"DNSBL listed", {"192.0.2.50", "mx.listed.example", "a@good.example"}, "u@dest.example",
+         Verdict::reject, "dnsbl-listed", "550", "5.7.1"},
+        {"HELO with underscore", {"192.0.2.10", "bad_name.good.example", "a@good.example"},
+         "u@dest.example", Verdict::reject, "helo-syntax", "550", "5.5.2"},
+        {"matching address literal", {"192.0.2.10", "[192.0.2.10]", "a@good.example"},
+         "u@dest.example", Verdict::continue_, "", "", ""},
+        {"mismatching address literal", {"192.0.2.10", "[192.0.2.99]", "a@good.example"},
+         "u@dest.example", Verdict::reject, "helo-literal-mismatch", "550", "5.7.1"},
+        {"HELO claims to be us", {"192.0.2.10", "mx.dest.example", "a@good.example"},
+         "u@dest.example", Verdict::reject, "helo-claims-us", "550", "5.7.1"},
+        {"trusted network", {"127.0.0.1", "bad_name", "a@good.example"}, "u@dest.example",
+         Verdict::continue_, "", "", ""},
+    };
+    const auto runtime = runtime_with({});
+    for (const auto &row : rows) {
+        const std::string name = row.name;
+        CAPTURE(name);
+        const auto answer = run(runtime, row.client, row.recipient);
+        CHECK(answer.verdict == row.verdict);
+        CHECK(answer.rule == row.rule);
+        CHECK(answer.reply.code == row.code);
+        CHECK(answer.reply.status == row.status);
+        if (*row.rule)
+            CHECK(answer.reply.text().find(row.rule) != std::string::npos);
+    }
+}
+
+TEST_CASE("a DNSBL reason reaches the reply clean") {
+    const auto answer = run(runtime_with({}), {"192.0.2.50", "mx.listed.example", "a@x.example"},
+                            "u@dest.example");
+    REQUIRE(answer.verdict == Verdict::reject);
+    const auto text = answer.reply.text();
+    CHECK(text.find("bl.example") != std::string::npos);
+    CHECK(text.find("Listed: 100% bad") != std::string::npos);
+    for (const auto &line : answer.reply.lines) {
+        CHECK(line.find('\r') == std::string::npos);
+        CHECK(line.find('\n') == std::string::npos);
+        CHECK(line.find("100%% bad") != std::string::npos);
+    }
+}
+
+TEST_CASE("authenticated clients skip every check") {
+    const auto answer = run(runtime_with({}), {"192.0.2.30", "bad_name", "a@x.example"},
+                            "u@dest.example", "alice");
+    CHECK(answer.verdict == Verdict::continue_);
+    CHECK(answer.policy_verdict == Verdict::continue_);
+}
+
+TEST_CASE("dry-run decides but lets the mail through") {
+    const auto answer = run(runtime_with({{"mode", "dry-run"}}),
+                            {"192.0.2.30", "mail.good.example", "a@x.example"}, "u@dest.example");
+    CHECK(answer.verdict == Verdict::continue_);
+    CHECK(answer.policy_verdict == Verdict::reject);
+    CHECK(answer.dry_run);
+    CHECK(answer.rule == "rdns-missing");
+}
+
+TEST_CASE("a second HELO naming another host is refused; the same name is fine") {
+    const auto runtime = runtime_with({});
+    for (const auto &[second, verdict] :
+         {std::pair{"mail.good.example", Verdict::continue_},
+          std::pair{"other.good.example", Verdict::reject}}) {
+        Session session(runtime, "test");
+        session.connect(IpAddress::parse("192.0.2.10"), "client", "", std::nullopt);
+        session.helo("mail.good.example");
+        session.helo(second);
+        session.mail("a@good.example", "");
+        const auto answer = session.recipient("u@dest.example");
+        CHECK(answer.verdict == verdict);
+        if (verdict == Verdict::reject)
+            CHECK(answer.rule == "helo-changed");
+    }
+}
+
+TEST_CASE("allow.network skips the connection checks") {
+    const auto answer = run(runtime_with({{"allow.network", "192.0.2.0/28"}}),
+                            {"192.0.2.10", "bad_name", "a@x.example"}, "u@dest.example");
+    CHECK(answer.verdict == Verdict::continue_);
+}
+
+TEST_CASE("a transaction reset forgets the sender verdict") {
+    Session session(runtime_with({{"deny.sender", "@spam.example"}}), "test");
+    session.connect(IpAddress::parse("192.0.2.10"), "client", "", std::nullopt);
+    session.helo("mail.good.example");
+    session.mail("x@spam.example", "");
+    CHECK(session.recipient("u@dest.example").rule == "deny-sender");
+    session.reset_transaction();
+    session.mail("x@good.example", "");
+    CHECK(session.recipient("u@dest.example").verdict == Verdict::continue_);
+}
+
+TEST_CASE("the check report says what the milter does") {
+    const auto runtime = runtime_with({});
+    Session session(runtime, "check");
+    session.connect(IpAddress::parse("192.0.2.30"), "", "", std::nullopt);
+    session.helo("mail.good.example");
+    session.mail("a@good.example", "");
+    const auto &evaluation = session.evaluate();
+    CheckReport report{session, evaluation, {}, session.render(evaluation.decision, "")};
+    report.recipients.push_back({"postmaster@dest.example", session.recipient("postmaster@dest.example")});
+    const auto json = report_json(report);
+    CHECK(json["verdict"] == "reject");
+    CHECK(json["stage"] == "connect");
+    CHECK(json["code"] == "550");
+    CHECK(json["status"] == "5.7.25");
+    CHECK(json["rule"] == "rdns-missing");
+    CHECK(json["checks"].size() > 3);
+    CHECK(json["recipients"][0]["exempt"] == true);
+    CHECK(report_text(report).find("decision: reject at connect by rule rdns-missing") !=
+          std::string::npos);
+}
+
+TEST_CASE("recipient patterns") {
+    const std::vector<std::string> patterns = {"postmaster@*", "abuse@*", "*@exempt.example",
+                                               "ops@dest.example"};
+    CHECK(recipient_matches("postmaster@any.example", patterns));
+    CHECK(recipient_matches("<POSTMASTER@any.example>", patterns));
+    CHECK(recipient_matches("postmaster", patterns));
+    CHECK(recipient_matches("x@exempt.example", patterns));
+    CHECK(recipient_matches("ops@dest.example", patterns));
+    CHECK_FALSE(recipient_matches("ops@other.example", patterns));
+    CHECK_FALSE(recipient_matches("postmaster.fake@x.example", patterns));
+    CHECK_FALSE(recipient_matches("", patterns));
+}
