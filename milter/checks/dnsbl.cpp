@@ -51,11 +51,8 @@ const std::string *refusal_code(const DnsAnswer &answer) {
 void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
                     const std::vector<DnsblZone> &entries, const DnsAnswer &answer) {
     const std::string &zone = entries.front().zone;
-    if (answer.is_error()) {
-        log_warning("dnsbl " + zone + ": lookup of " + name + " failed (" +
-                    std::string(to_string(answer.status)) + "), counted as not listed");
-        return;
-    }
+    if (answer.is_error())
+        return; // logged once by the session's lookups; counted as not listed
     if (const auto *code = refusal_code(answer)) {
         log_warning("dnsbl " + zone + ": the list refused the query for " + name + " (" + *code +
                     "), a list error, counted as not listed");

@@ -4,23 +4,16 @@
 // and, when it answers, A (IPv4 client) or AAAA (IPv6 client) of the
 // first rdns.max-names usable PTR names; everything else here only reads
 // completed lookups. An IPv4-mapped IPv6 client is treated as IPv4.
-// Also home of the host-name syntax shared by the PTR and HELO checks.
 #pragma once
 
 #include "checks/check.hpp"
+#include "core/host_name.hpp"
 
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace portcullis {
-
-// Why `name` is not a valid host name (RFC 1035/5321: letters, digits and
-// hyphens in labels of 1..63 bytes, no label starting or ending with a
-// hyphen, at most 253 bytes), or "" when it is. One trailing dot is
-// tolerated. PTR names are read leniently (allow_underscore) as Postfix
-// does; HELO names are not.
-std::string host_name_problem(std::string_view name, bool allow_underscore = false);
 
 // The PTR names worth confirming from a PTR answer: usable host names,
 // lower-case, without duplicates, at most `max_names` of them, in answer

@@ -1,41 +1,22 @@
 // dnsbl: weights against the threshold, filters, allow lists, TXT
 // reasons, and list errors that must never count as listings.
-#include "../scripted_resolver.hpp"
+#include "check_harness.hpp"
 #include "checks/dnsbl.hpp"
-#include "checks/generic_rdns.hpp"
 
 #include <doctest/doctest.h>
 
 #include <functional>
 
 using namespace portcullis;
+using portcullis::testing::CheckHarness;
 using portcullis::testing::ScriptedResolver;
 
 namespace {
 
-// One check run: scripted DNS, a default Config, prefetch, wait, evaluate.
-struct Harness {
-    std::shared_ptr<ScriptedResolver> dns = std::make_shared<ScriptedResolver>();
-    Config config = *load_config("").config;
-    GenericRdnsPatterns patterns;
-    Facts facts;
-    std::shared_ptr<Lookups> lookups = Lookups::create(dns);
+// CheckHarness with the DNSBL zones in the config, and a count of queries.
+struct DnsblHarness : CheckHarness {
+    using CheckHarness::CheckHarness;
 
-    explicit Harness(std::optional<std::string> client) {
-        if (client)
-            facts.client = IpAddress::parse(*client);
-    }
-    CheckContext context() { return CheckContext{facts, config, patterns, *lookups}; }
-    std::vector<CheckResult> run(std::string_view name) {
-        for (const Check *check : all_checks())
-            if (check->name() == name) {
-                check->prefetch(context());
-                lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(1));
-                return check->evaluate(context());
-            }
-        FAIL("no check named " << name);
-        return {};
-    }
     void zones(const std::vector<std::string> &entries) {
         config.dnsbl_zones.clear();
         for (const auto &entry : entries) {
@@ -227,7 +208,7 @@ TEST_CASE("dnsbl adds the weights of matching lists and compares with the thresh
     };
     for (const auto &row : rows) {
         CAPTURE(row.what);
-        Harness harness("192.0.2.1");
+        DnsblHarness harness("192.0.2.1");
         harness.zones(row.zones);
         harness.config.dnsbl_threshold = row.threshold;
         row.script(*harness.dns);
@@ -258,7 +239,7 @@ TEST_CASE("dnsbl queries reversed IPv4 octets and IPv6 nibbles") {
     };
     for (const auto &row : rows) {
         CAPTURE(row.client);
-        Harness harness(row.client);
+        DnsblHarness harness(row.client);
         harness.zones({"zen.example"});
         harness.dns->add(row.query, DnsType::A, {"127.0.0.2"});
         const auto results = harness.run("dnsbl");
@@ -285,7 +266,7 @@ TEST_CASE("dnsbl passes TXT reasons raw but bounded") {
         {std::string("bad\0\r\nline 100%\xff", 17), 200, std::string("bad\0\r\nline 100%\xff", 17)},
     };
     for (const auto &row : rows) {
-        Harness harness("192.0.2.1");
+        DnsblHarness harness("192.0.2.1");
         harness.zones({"zen.example"});
         harness.config.dnsbl_txt_max_length = row.max_length;
         harness.dns->add(zen, DnsType::A, {"127.0.0.2"});
@@ -299,17 +280,17 @@ TEST_CASE("dnsbl passes TXT reasons raw but bounded") {
 }
 
 TEST_CASE("dnsbl skips without zones or without a client address") {
-    Harness no_zones("192.0.2.1");
+    DnsblHarness no_zones("192.0.2.1");
     CHECK(no_zones.run("dnsbl")[0].outcome == Outcome::skip);
     CHECK(no_zones.dns->asked().empty());
-    Harness no_client(std::nullopt);
+    DnsblHarness no_client(std::nullopt);
     no_client.zones({"zen.example"});
     CHECK(no_client.run("dnsbl")[0].outcome == Outcome::skip);
     CHECK(no_client.dns->asked().empty());
 }
 
 TEST_CASE("read_dnsbl exposes every listing and problem") {
-    Harness harness("192.0.2.1");
+    DnsblHarness harness("192.0.2.1");
     harness.zones({"zen.example=127.0.0.[2..11]*3", "bl.example", "wl.example*-1"});
     harness.dns->add(zen, DnsType::A, {"127.0.0.4", "127.0.0.11"});
     harness.dns->add(zen, DnsType::TXT, {"XBL"});

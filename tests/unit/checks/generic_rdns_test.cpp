@@ -1,7 +1,6 @@
 // generic-rdns: the address-embedding detection, the pattern files
 // (including the shipped rules/generic-rdns.conf) and the check.
-#include "../scripted_resolver.hpp"
-#include "checks/check.hpp"
+#include "check_harness.hpp"
 #include "checks/generic_rdns.hpp"
 
 #include <doctest/doctest.h>
@@ -12,34 +11,10 @@
 #include <unistd.h>
 
 using namespace portcullis;
+using portcullis::testing::CheckHarness;
 using portcullis::testing::ScriptedResolver;
 
 namespace {
-
-// One check run: scripted DNS, a default Config, prefetch, wait, evaluate.
-struct Harness {
-    std::shared_ptr<ScriptedResolver> dns = std::make_shared<ScriptedResolver>();
-    Config config = *load_config("").config;
-    GenericRdnsPatterns patterns;
-    Facts facts;
-    std::shared_ptr<Lookups> lookups = Lookups::create(dns);
-
-    explicit Harness(std::optional<std::string> client) {
-        if (client)
-            facts.client = IpAddress::parse(*client);
-    }
-    CheckContext context() { return CheckContext{facts, config, patterns, *lookups}; }
-    std::vector<CheckResult> run(std::string_view name) {
-        for (const Check *check : all_checks())
-            if (check->name() == name) {
-                check->prefetch(context());
-                lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(1));
-                return check->evaluate(context());
-            }
-        FAIL("no check named " << name);
-        return {};
-    }
-};
 
 const std::string shipped = SOURCE_ROOT "/rules/generic-rdns.conf";
 
@@ -304,7 +279,7 @@ TEST_CASE("generic-rdns reports rdns-generic from the PTR names") {
     };
     for (const auto &row : rows) {
         CAPTURE(row.what);
-        Harness harness(row.client);
+        CheckHarness harness(row.client);
         harness.patterns = shipped_patterns();
         row.script(*harness.dns);
         const auto results = harness.run("generic-rdns");
@@ -318,10 +293,10 @@ TEST_CASE("generic-rdns reports rdns-generic from the PTR names") {
 }
 
 TEST_CASE("generic-rdns with an empty pattern set still sees embedded addresses") {
-    Harness harness("192.0.2.1");
+    CheckHarness harness("192.0.2.1");
     harness.dns->add("1.2.0.192.in-addr.arpa", DnsType::PTR, {"dyn.192-0-2-1.isp.example"});
     CHECK(harness.run("generic-rdns")[0].outcome == Outcome::fail);
-    Harness tokens_only("192.0.2.2");
+    CheckHarness tokens_only("192.0.2.2");
     tokens_only.dns->add("2.2.0.192.in-addr.arpa", DnsType::PTR, {"dyn.isp.example"});
     CHECK(tokens_only.run("generic-rdns")[0].outcome == Outcome::pass);
 }

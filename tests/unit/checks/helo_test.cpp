@@ -1,8 +1,6 @@
 // The HELO checks: helo-syntax (form of the argument), helo-identity
 // (claims and changes) and helo-dns (what the name resolves to).
-#include "../scripted_resolver.hpp"
-#include "checks/check.hpp"
-#include "checks/generic_rdns.hpp"
+#include "check_harness.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,34 +8,18 @@
 #include <map>
 
 using namespace portcullis;
+using portcullis::testing::CheckHarness;
 using portcullis::testing::ScriptedResolver;
 
 namespace {
 
-// One check run: scripted DNS, a default Config, prefetch, wait, evaluate.
-struct Harness {
-    std::shared_ptr<ScriptedResolver> dns = std::make_shared<ScriptedResolver>();
-    Config config = *load_config("").config;
-    GenericRdnsPatterns patterns;
-    Facts facts;
-    std::shared_ptr<Lookups> lookups = Lookups::create(dns);
-
-    explicit Harness(std::optional<std::string> client, std::string helo = "", int helo_count = 1) {
-        if (client)
-            facts.client = IpAddress::parse(*client);
+// CheckHarness after `helo_count` HELOs, the first and the latest `helo`.
+struct HeloHarness : CheckHarness {
+    explicit HeloHarness(std::optional<std::string> client, std::string helo = "",
+                         int helo_count = 1)
+        : CheckHarness(std::move(client)) {
         facts.helo = facts.first_helo = std::move(helo);
         facts.helo_count = helo_count;
-    }
-    CheckContext context() { return CheckContext{facts, config, patterns, *lookups}; }
-    std::vector<CheckResult> run(std::string_view name) {
-        for (const Check *check : all_checks())
-            if (check->name() == name) {
-                check->prefetch(context());
-                lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(1));
-                return check->evaluate(context());
-            }
-        FAIL("no check named " << name);
-        return {};
     }
 };
 
@@ -140,8 +122,8 @@ TEST_CASE("helo-syntax judges the form of the HELO argument") {
     for (const auto &row : rows) {
         CAPTURE(row.helo);
         CAPTURE(row.client);
-        Harness harness(row.client.empty() ? std::nullopt : std::optional(row.client), row.helo,
-                        row.helo_count);
+        HeloHarness harness(row.client.empty() ? std::nullopt : std::optional(row.client), row.helo,
+                            row.helo_count);
         const auto results = harness.run("helo-syntax");
         CAPTURE(all_details(results));
         CHECK(outcomes_of(results, "helo-syntax") == row.expected);
@@ -163,7 +145,7 @@ TEST_CASE("helo-syntax details say what is wrong") {
         {std::string("a\0b.example", 11), "HELO 'a?b.example' is not a valid host name: byte 0x00"},
     };
     for (const auto &row : rows) {
-        Harness harness("192.0.2.1", row.helo);
+        HeloHarness harness("192.0.2.1", row.helo);
         CHECK(all_details(harness.run("helo-syntax")).find(row.detail) != std::string::npos);
     }
 }
@@ -201,7 +183,7 @@ TEST_CASE("helo-identity: helo-claims-us") {
     for (const auto &row : rows) {
         CAPTURE(row.helo);
         CAPTURE(row.client);
-        Harness harness(row.client, row.helo);
+        HeloHarness harness(row.client, row.helo);
         harness.facts.own_hostnames = {"mx.dest.example"};
         harness.facts.own_addresses = {*IpAddress::parse("192.0.2.25"),
                                        *IpAddress::parse("2001:db8::25")};
@@ -234,13 +216,13 @@ TEST_CASE("helo-identity: helo-changed") {
     for (const auto &row : rows) {
         CAPTURE(row.first);
         CAPTURE(row.latest);
-        Harness harness("192.0.2.1", row.latest, row.count);
+        HeloHarness harness("192.0.2.1", row.latest, row.count);
         harness.facts.first_helo = row.first;
         const auto results = harness.run("helo-identity");
         CAPTURE(all_details(results));
         CHECK(outcomes_of(results, "helo-identity").at("helo-changed") == row.expected);
     }
-    Harness changed("192.0.2.1", "b.example", 2);
+    HeloHarness changed("192.0.2.1", "b.example", 2);
     changed.facts.first_helo = "a.example";
     CHECK(all_details(changed.run("helo-identity"))
               .find("sending system changed during session: HELO/EHLO 'a.example' then "
@@ -248,10 +230,10 @@ TEST_CASE("helo-identity: helo-changed") {
 }
 
 TEST_CASE("helo-identity skips clients without an address and sessions without HELO") {
-    Harness local(std::nullopt, "mx.dest.example");
+    HeloHarness local(std::nullopt, "mx.dest.example");
     CHECK(outcomes_of(local.run("helo-identity"), "helo-identity") ==
           Outcomes{{"helo-claims-us", skip}});
-    Harness early("192.0.2.1", "", 0);
+    HeloHarness early("192.0.2.1", "", 0);
     CHECK(outcomes_of(early.run("helo-identity"), "helo-identity") ==
           Outcomes{{"helo-claims-us", skip}});
 }
@@ -422,7 +404,8 @@ TEST_CASE("helo-dns: helo-unresolvable and helo-address-mismatch") {
     };
     for (const auto &row : rows) {
         CAPTURE(row.what);
-        Harness harness(row.client.empty() ? std::nullopt : std::optional(row.client), row.helo);
+        HeloHarness harness(row.client.empty() ? std::nullopt : std::optional(row.client),
+                            row.helo);
         row.script(*harness.dns);
         const auto results = harness.run("helo-dns");
         CAPTURE(all_details(results));
@@ -435,7 +418,7 @@ TEST_CASE("helo-dns: helo-unresolvable and helo-address-mismatch") {
 }
 
 TEST_CASE("helo-dns asks A and AAAA of the HELO name once") {
-    Harness harness("192.0.2.1", "Mail.Example.COM.");
+    HeloHarness harness("192.0.2.1", "Mail.Example.COM.");
     harness.run("helo-dns");
     harness.run("helo-dns");
     std::size_t a = 0;

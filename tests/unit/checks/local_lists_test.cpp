@@ -1,40 +1,22 @@
 // deny-network and deny-sender: the administrator's own lists.
-#include "../scripted_resolver.hpp"
-#include "checks/check.hpp"
-#include "checks/generic_rdns.hpp"
+#include "check_harness.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace portcullis;
-using portcullis::testing::ScriptedResolver;
+using portcullis::testing::CheckHarness;
 
 namespace {
 
-// One check run: scripted DNS, a default Config, prefetch, wait, evaluate.
-struct Harness {
-    std::shared_ptr<ScriptedResolver> dns = std::make_shared<ScriptedResolver>();
-    Config config = *load_config("").config;
-    GenericRdnsPatterns patterns;
-    Facts facts;
-    std::shared_ptr<Lookups> lookups = Lookups::create(dns);
+// CheckHarness for the local lists: one result each, and no DNS.
+struct LocalListsHarness : CheckHarness {
+    using CheckHarness::CheckHarness;
 
-    explicit Harness(std::optional<std::string> client) {
-        if (client)
-            facts.client = IpAddress::parse(*client);
-    }
-    CheckContext context() { return CheckContext{facts, config, patterns, *lookups}; }
     CheckResult run(std::string_view name) {
-        for (const Check *check : all_checks())
-            if (check->name() == name) {
-                check->prefetch(context());
-                lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(1));
-                auto results = check->evaluate(context());
-                REQUIRE(results.size() == 1);
-                CHECK(dns->asked().empty());
-                return results[0];
-            }
-        FAIL("no check named " << name);
-        return {};
+        auto results = CheckHarness::run(name);
+        REQUIRE(results.size() == 1);
+        CHECK(dns->asked().empty());
+        return results[0];
     }
 };
 
@@ -63,7 +45,7 @@ TEST_CASE("deny-network matches the client against deny.network") {
     };
     for (const auto &row : rows) {
         CAPTURE(row.client.value_or("none"));
-        Harness harness(row.client);
+        LocalListsHarness harness(row.client);
         for (const auto &text : row.networks)
             harness.config.deny_networks.push_back(*Network::parse(text));
         const auto result = harness.run("deny-network");
@@ -108,7 +90,7 @@ TEST_CASE("deny-sender matches addresses, exact domains and domain trees") {
     };
     for (const auto &row : rows) {
         CAPTURE(row.sender);
-        Harness harness("192.0.2.1");
+        LocalListsHarness harness("192.0.2.1");
         harness.config.deny_senders = {"spammer@example.com", "@bad.example", "evil.example", "",
                                        "@"};
         harness.facts.sender = row.sender;
@@ -125,14 +107,14 @@ TEST_CASE("deny-sender matches addresses, exact domains and domain trees") {
 }
 
 TEST_CASE("deny-sender skips before MAIL FROM and with an empty list") {
-    Harness early("192.0.2.1");
+    LocalListsHarness early("192.0.2.1");
     early.config.deny_senders = {"evil.example"};
     CHECK(early.run("deny-sender").outcome == Outcome::skip);
-    Harness empty("192.0.2.1");
+    LocalListsHarness empty("192.0.2.1");
     empty.facts.sender = "x@evil.example";
     empty.facts.sender_seen = true;
     CHECK(empty.run("deny-sender").outcome == Outcome::skip);
-    Harness local(std::nullopt); // the sender matters, not the client
+    LocalListsHarness local(std::nullopt); // the sender matters, not the client
     local.config.deny_senders = {"evil.example"};
     local.facts.sender = "x@evil.example";
     local.facts.sender_seen = true;

@@ -1,7 +1,6 @@
 // reverse-dns: rdns-missing and rdns-unconfirmed over scripted DNS, the
 // host-name syntax it shares with the HELO checks, verified_ptr_names().
-#include "../scripted_resolver.hpp"
-#include "checks/generic_rdns.hpp"
+#include "check_harness.hpp"
 #include "checks/reverse_dns.hpp"
 
 #include <doctest/doctest.h>
@@ -11,34 +10,10 @@
 #include <thread>
 
 using namespace portcullis;
+using portcullis::testing::CheckHarness;
 using portcullis::testing::ScriptedResolver;
 
 namespace {
-
-// One check run: scripted DNS, a default Config, prefetch, wait, evaluate.
-struct Harness {
-    std::shared_ptr<ScriptedResolver> dns = std::make_shared<ScriptedResolver>();
-    Config config = *load_config("").config;
-    GenericRdnsPatterns patterns;
-    Facts facts;
-    std::shared_ptr<Lookups> lookups = Lookups::create(dns);
-
-    explicit Harness(std::optional<std::string> client) {
-        if (client)
-            facts.client = IpAddress::parse(*client);
-    }
-    CheckContext context() { return CheckContext{facts, config, patterns, *lookups}; }
-    std::vector<CheckResult> run(std::string_view name) {
-        for (const Check *check : all_checks())
-            if (check->name() == name) {
-                check->prefetch(context());
-                lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(1));
-                return check->evaluate(context());
-            }
-        FAIL("no check named " << name);
-        return {};
-    }
-};
 
 const CheckResult *result_for(const std::vector<CheckResult> &results, std::string_view rule) {
     for (const auto &result : results)
@@ -263,7 +238,7 @@ TEST_CASE("reverse-dns reports rdns-missing and rdns-unconfirmed") {
     };
     for (const auto &row : rows) {
         CAPTURE(row.what);
-        Harness harness(row.client);
+        CheckHarness harness(row.client);
         row.script(*harness.dns);
         const auto results = harness.run("reverse-dns");
         REQUIRE(results.size() == 2);
@@ -281,7 +256,7 @@ TEST_CASE("reverse-dns reports rdns-missing and rdns-unconfirmed") {
 }
 
 TEST_CASE("reverse-dns confirms only the first rdns.max-names PTR names") {
-    Harness harness("192.0.2.1");
+    CheckHarness harness("192.0.2.1");
     harness.config.rdns_max_names = 2;
     harness.dns->add("1.2.0.192.in-addr.arpa", DnsType::PTR,
                      {"a.example", "b.example", "mail.example.com"});
@@ -308,7 +283,7 @@ TEST_CASE("reverse-dns asks PTR, then A for IPv4 and AAAA for IPv6 clients") {
     };
     for (const auto &row : rows) {
         CAPTURE(row.client);
-        Harness harness(row.client);
+        CheckHarness harness(row.client);
         harness.dns->add(row.ptr_name, DnsType::PTR, {"mail.example.com"});
         harness.run("reverse-dns");
         const std::vector<std::pair<std::string, DnsType>> expected = {
@@ -318,7 +293,7 @@ TEST_CASE("reverse-dns asks PTR, then A for IPv4 and AAAA for IPv6 clients") {
 }
 
 TEST_CASE("reverse-dns reads a lookup that never completed as an error") {
-    Harness harness("192.0.2.1");
+    CheckHarness harness("192.0.2.1");
     harness.lookups = Lookups::create(std::make_shared<SilentResolver>());
     harness.lookups->wait_until(Lookups::Clock::now()); // the budget is gone
     const auto results = harness.run("reverse-dns");
@@ -327,7 +302,7 @@ TEST_CASE("reverse-dns reads a lookup that never completed as an error") {
 }
 
 TEST_CASE("verified_ptr_names lists the PTR names that resolve back") {
-    Harness harness("192.0.2.1");
+    CheckHarness harness("192.0.2.1");
     harness.dns->add("1.2.0.192.in-addr.arpa", DnsType::PTR,
                      {"A.example", "b.example", "c.example", "d.example"});
     harness.dns->add("a.example", DnsType::A, {"192.0.2.1"});
@@ -338,17 +313,17 @@ TEST_CASE("verified_ptr_names lists the PTR names that resolve back") {
     CHECK(verified_ptr_names(harness.context()) ==
           std::vector<std::string>{"a.example", "c.example"});
 
-    Harness nobody(std::nullopt);
+    CheckHarness nobody(std::nullopt);
     prefetch_reverse_dns(nobody.context());
     CHECK(verified_ptr_names(nobody.context()).empty());
     CHECK(nobody.dns->asked().empty());
 
-    Harness not_started("192.0.2.1");
+    CheckHarness not_started("192.0.2.1");
     CHECK(verified_ptr_names(not_started.context()).empty());
 }
 
 TEST_CASE("reverse-dns waits for forward lookups started by the PTR answer") {
-    Harness harness("192.0.2.1");
+    CheckHarness harness("192.0.2.1");
     auto threaded = std::make_shared<ThreadedResolver>(harness.dns);
     harness.lookups = Lookups::create(threaded);
     harness.dns->add("1.2.0.192.in-addr.arpa", DnsType::PTR, {"a.example", "mail.example.com"});
