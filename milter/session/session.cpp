@@ -147,6 +147,7 @@ Reply Session::render(const Decision &decision, const std::string &recipient) co
     vars["client_addr"] = facts_.client ? facts_.client->to_string() : "unknown";
     vars["client_name"] = facts_.client_name;
     vars["helo"] = facts_.helo;
+    vars["first_helo"] = facts_.first_helo;
     vars["sender"] = facts_.sender;
     vars["recipient"] = recipient;
     vars["rule"] = decision.rule.empty() ? decision.reply_id : decision.rule;
