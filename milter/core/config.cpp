@@ -21,6 +21,8 @@ namespace {
 constexpr OptionSpec fixed_options[] = {
     {"socket", OptionType::string, "unix:/run/portcullis/portcullis.sock",
      "where to listen: unix:PATH, inet:PORT@HOST or inet6:PORT@HOST"},
+    {"socket-mode", OptionType::string, "0660",
+     "permissions of a unix socket, in octal: the MTA's user must be able to connect"},
     {"pid-file", OptionType::string, "", "write the process id to this file (empty: none)"},
     {"user", OptionType::string, "", "user to switch to after binding the socket (empty: stay)"},
     {"group", OptionType::string, "", "group to switch to (empty: the user's primary group)"},
@@ -252,6 +254,14 @@ std::string resolve_path(const std::filesystem::path &base, const std::string &p
 
 void convert(Converter &in, Config &config, const std::filesystem::path &base) {
     config.socket = in.text("socket");
+    const auto mode = in.text("socket-mode");
+    unsigned mode_bits = 0;
+    auto [mode_end, mode_error] =
+        std::from_chars(mode.data(), mode.data() + mode.size(), mode_bits, 8);
+    if (mode.empty() || mode_error != std::errc() || mode_end != mode.data() + mode.size() ||
+        mode_bits > 0777)
+        in.fail("socket-mode", mode, "expected octal permissions such as 0660, not '" + mode + "'");
+    config.socket_mode = mode_bits;
     config.pid_file = in.text("pid-file");
     config.user = in.text("user");
     config.group = in.text("group");

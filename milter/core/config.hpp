@@ -46,6 +46,7 @@ struct DnsblZone {
 struct Config {
     std::string source_file; // the file it was read from, "" for defaults
     std::string socket;
+    unsigned socket_mode = 0660;
     std::string pid_file;
     std::string user;
     std::string group;

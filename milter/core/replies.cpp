@@ -147,6 +147,25 @@ std::string escape_percent(std::string_view text) {
     return out;
 }
 
+namespace {
+
+// Escapes '%' while the result stays within `budget` bytes; a doubled
+// '%' is never split.
+std::string escape_percent_within(std::string_view text, std::size_t budget) {
+    std::string out;
+    for (char c : text) {
+        const std::size_t width = c == '%' ? 2 : 1;
+        if (out.size() + width > budget)
+            break;
+        out += c;
+        if (c == '%')
+            out += '%';
+    }
+    return out;
+}
+
+} // namespace
+
 Reply render_reply(const ReplyTemplate &tmpl, Verdict verdict,
                    const std::map<std::string, std::string> &vars) {
     Reply reply;
@@ -156,29 +175,30 @@ Reply render_reply(const ReplyTemplate &tmpl, Verdict verdict,
 
     const auto url = vars.find("url");
     const bool have_url = url != vars.end() && !url->second.empty();
-    const auto rule = vars.count("rule") ? vars.at("rule") : std::string("unknown");
+    auto rule = printable_ascii(vars.count("rule") ? vars.at("rule") : std::string("unknown"));
+    if (rule.size() > 64)
+        rule.resize(64);
     bool names_rule = false;
     std::vector<std::string> lines;
     for (const auto &line : tmpl.lines) {
         if (!have_url && line.find("${url}") != std::string::npos)
             continue;
         names_rule = names_rule || line.find("${rule}") != std::string::npos;
-        // Lines are cut before escaping so that a doubled '%' is never split.
-        auto text = printable_ascii(expand_template(line, vars));
-        if (text.size() > (max_reply_line_length - 64) / 2)
-            text.resize((max_reply_line_length - 64) / 2);
-        lines.push_back(std::move(text));
+        lines.push_back(printable_ascii(expand_template(line, vars)));
         if (lines.size() == max_reply_lines)
             break;
     }
     if (lines.empty())
         lines.push_back("Refused by local policy");
-    if (!names_rule) {
-        auto &last = lines.back();
-        last += (last.empty() ? "(rule " : " (rule ") + printable_ascii(rule) + ")";
+    // The rule id is always named: a suffix that no cut can remove.
+    const std::string suffix =
+        names_rule ? "" : escape_percent(std::string(lines.back().empty() ? "" : " ") + "(rule " + rule + ")");
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const bool last = i + 1 == lines.size();
+        auto text = escape_percent_within(lines[i], max_reply_line_length -
+                                                        (last ? suffix.size() : 0));
+        reply.lines.push_back(last ? text + suffix : text);
     }
-    for (auto &line : lines)
-        reply.lines.push_back(escape_percent(line));
     return reply;
 }
 

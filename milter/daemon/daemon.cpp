@@ -54,13 +54,17 @@ void prepare_socket_directory(const std::string &socket, uid_t uid, gid_t gid) {
     }
 }
 
-void chown_socket(const std::string &socket, uid_t uid, gid_t gid) {
-    if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0) {
-        const auto path = socket.substr(socket.find(':') + 1);
-        if (chown(path.c_str(), uid, gid) != 0)
-            log_warning("cannot hand the socket " + path + " to the service user: " +
-                        std::strerror(errno));
-    }
+// A unix socket belongs to the service user, with socket-mode permissions.
+void hand_over_socket(const Config &config, uid_t uid, gid_t gid) {
+    const auto &socket = config.socket;
+    if (socket.rfind("unix:", 0) != 0 && socket.rfind("local:", 0) != 0)
+        return;
+    const auto path = socket.substr(socket.find(':') + 1);
+    if (chown(path.c_str(), uid, gid) != 0)
+        log_warning("cannot hand the socket " + path + " to the service user: " +
+                    std::strerror(errno));
+    if (chmod(path.c_str(), config.socket_mode) != 0)
+        log_warning("cannot set the permissions of " + path + ": " + std::strerror(errno));
 }
 
 bool lookup_user(const Config &config, uid_t &uid, gid_t &gid) {
@@ -173,7 +177,7 @@ int run_daemon(const DaemonOptions &options) {
         log_error("cannot open the milter socket " + config.socket);
         return 71;
     }
-    chown_socket(config.socket, uid, gid);
+    hand_over_socket(config, uid, gid);
     if (!config.pid_file.empty()) {
         std::ofstream pid(config.pid_file, std::ios::trunc);
         pid << getpid() << "\n";
