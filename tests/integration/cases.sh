@@ -455,6 +455,32 @@ run_protocol_cases() {
 
 # Exit status 0 within 10 s (libmilter itself takes up to 5 s to stop).
 
+# The socket is bound and the PID file written as root, then the milter
+# runs as nobody:nogroup and still answers Postfix.
+case_privileges_dropped() {
+    local conf=$WORK/privileges.conf uid
+    write_milter_config "$conf" "$MILTER_SOCKET"
+    { printf '%s\n' 'user = nobody' 'group = nogroup'; cat "$conf"; } >"$conf.new" &&
+        mv "$conf.new" "$conf"
+    use_milter "$conf" || return 1
+    uid=$(id -u nobody)
+    if ! grep -Eq "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid\$" \
+        "/proc/$MILTER_PID/status"; then
+        note "    the milter still runs as: $(grep '^Uid:' "/proc/$MILTER_PID/status")"
+        return 1
+    fi
+    if [ "$(stat -c %U "$MILTER_SOCKET")" != nobody ]; then
+        note "    socket owner is $(stat -c %U "$MILTER_SOCKET"), not nobody"
+        return 1
+    fi
+    if [ "$(cat "$conf.pid" 2>/dev/null)" != "$MILTER_PID" ]; then
+        note "    PID file holds '$(cat "$conf.pid" 2>/dev/null)', not $MILTER_PID"
+        return 1
+    fi
+    smtp privileges 192.0.2.10 good.example.test good.example.test "$FROM" "$TO"
+    expect_reply "$LAST_TRANSCRIPT" "$RCPT" 250 && milter_alive
+}
+
 case_sigterm_exits() {
     use_milter "$ENFORCE_CONF" || return 1
     local pid=$MILTER_PID i status
@@ -525,5 +551,6 @@ run_all_cases() {
     run_case dns-timeout-tempfails case_dns_timeout_tempfails
     run_case dns-closed-port-tempfails case_dns_closed_port_tempfails
     run_protocol_cases
+    run_case privileges-dropped case_privileges_dropped
     run_case sigterm-exits case_sigterm_exits
 }
