@@ -2,7 +2,7 @@
 # portcullis needs, only those missing, so a fresh Debian 12 machine works.
 
 build_packages=(build-essential meson ninja-build pkg-config libmilter-dev libunbound-dev libevent-dev
-    libboost-program-options-dev doctest-dev nlohmann-json3-dev dns-root-data)
+    libboost-program-options-dev doctest-dev nlohmann-json3-dev libyaml-cpp-dev dns-root-data)
 test_packages=(postfix swaks miltertest nsd ldnsutils python3 groff-base man-db)
 fuzz_packages=(clang libclang-rt-14-dev)
 
