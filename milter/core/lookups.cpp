@@ -35,12 +35,23 @@ std::shared_ptr<Lookups> Lookups::create(std::shared_ptr<Resolver> resolver, Err
 Lookups::Lookups(std::shared_ptr<Resolver> resolver, ErrorSink on_error)
     : resolver_(std::move(resolver)), on_error_(std::move(on_error)) {}
 
+// "TYPE name", the name normalized as normalize_host() does, built in one
+// allocation (get() runs many times per session).
 std::string Lookups::key_of(const std::string &name, DnsType type) {
-    return std::to_string(static_cast<int>(type)) + " " + normalize_host(name);
+    std::string_view host = name;
+    if (!host.empty() && host.back() == '.')
+        host.remove_suffix(1);
+    std::string key = std::to_string(static_cast<int>(type));
+    key.reserve(key.size() + 1 + host.size());
+    key += ' ';
+    for (char c : host)
+        key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    return key;
 }
 
 void Lookups::start(const std::string &name, DnsType type, Continuation then) {
-    const auto key = key_of(name, type);
+    auto key = key_of(name, type);
+    const std::string_view normalized = std::string_view(key).substr(key.find(' ') + 1);
     std::optional<DnsAnswer> ready;
     {
         std::lock_guard lock(mutex_);
@@ -54,7 +65,7 @@ void Lookups::start(const std::string &name, DnsType type, Continuation then) {
             if (!ready)
                 return;
         } else {
-            entry.name = normalize_host(name);
+            entry.name = normalized;
             entry.type = type;
             if (then)
                 entry.waiting.push_back(std::move(then));
@@ -69,7 +80,8 @@ void Lookups::start(const std::string &name, DnsType type, Continuation then) {
     // A late answer for a session that is gone is dropped: the resolver
     // must never hold the last reference to a session's lookups.
     std::weak_ptr<Lookups> self = shared_from_this();
-    resolver_->resolve(normalize_host(name), type, [self, key](DnsAnswer answer) {
+    const std::string query(normalized);
+    resolver_->resolve(query, type, [self, key = std::move(key)](DnsAnswer answer) {
         if (auto lookups = self.lock())
             lookups->finish(key, std::move(answer));
     });
