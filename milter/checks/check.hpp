@@ -2,12 +2,15 @@
 // is stateless: prefetch() starts the lookups it will need as soon as
 // its stage's facts are known, evaluate() turns facts and answers into
 // results at the recipient stage (or in `portcullis check`). Checks see
-// the resolver only through Lookups, so tests run them over scripted DNS.
+// the resolver only through Lookups, so tests run them over scripted DNS;
+// work that is more than a lookup (an SPF evaluation) leaves its result
+// in the session's notes.
 #pragma once
 
 #include "core/address.hpp"
 #include "core/config.hpp"
 #include "core/lookups.hpp"
+#include "core/session_notes.hpp"
 #include "core/verdict.hpp"
 
 #include <optional>
@@ -32,6 +35,7 @@ struct Facts {
     std::string auth_user;             // {auth_authen}
     std::vector<std::string> own_hostnames; // the MTA's j macro plus own-hostnames
     std::vector<IpAddress> own_addresses;   // {daemon_addr} plus own-addresses
+    std::string mta_hostname;          // the MTA's j macro, "" when unknown
 };
 
 struct CheckContext {
@@ -39,6 +43,7 @@ struct CheckContext {
     const Config &config;
     const GenericRdnsPatterns &generic_patterns;
     Lookups &lookups;
+    SessionNotes &notes; // made by SessionNotes::create()
 };
 
 class Check {

@@ -63,6 +63,18 @@ constexpr OptionSpec fixed_options[] = {
     {"dnsbl.threshold", OptionType::number, "1", "weight at which dnsbl-listed applies"},
     {"dnsbl.txt-max-length", OptionType::number, "200",
      "longest DNSBL TXT reason copied into a reply"},
+    {"rhsbl.zone", OptionType::list, "",
+     "RHSBL zone for domain names as zone[=filter][*weight], e.g. dbl.example=127.0.1.[2..99]"},
+    {"rhsbl.threshold", OptionType::number, "1", "weight at which rhsbl-listed applies"},
+    {"spf.receiver", OptionType::string, "",
+     "this host's name in SPF (%{r}) and Received-SPF (empty: the MTA's j macro)"},
+    {"spf.default-explanation", OptionType::string,
+     "%{o} does not designate %{c} as a permitted sender",
+     "explanation of an SPF fail when the domain gives none (SPF macros allowed)"},
+    {"spf.void-lookup-limit", OptionType::number, "2",
+     "DNS lookups without an answer one SPF evaluation may make (RFC 7208 section 4.6.4)"},
+    {"spf.add-header", OptionType::boolean, "yes",
+     "add a Received-SPF: header with the SPF result to accepted mail"},
     {"allow.network", OptionType::list, "",
      "clients in these networks skip the connection and HELO checks"},
     {"allow.hostname", OptionType::list, "",
@@ -321,6 +333,19 @@ void convert(Converter &in, Config &config, const std::filesystem::path &base) {
     config.dnsbl_threshold = in.number("dnsbl.threshold");
     config.dnsbl_txt_max_length = in.whole_number("dnsbl.txt-max-length", 0, 900);
 
+    for (const auto &entry : in.list("rhsbl.zone")) {
+        std::string error;
+        if (auto zone = DnsblZone::parse(entry, &error))
+            config.rhsbl_zones.push_back(*zone);
+        else
+            in.fail("rhsbl.zone", entry, "'" + entry + "': " + error);
+    }
+    config.rhsbl_threshold = in.number("rhsbl.threshold");
+    config.spf.receiver = normalize_host(in.text("spf.receiver"));
+    config.spf.default_explanation = in.text("spf.default-explanation");
+    config.spf.void_lookup_limit = in.whole_number("spf.void-lookup-limit", 0, 10);
+    config.spf.add_header = in.boolean("spf.add-header");
+
     config.allow_networks = in.networks("allow.network");
     config.deny_networks = in.networks("deny.network");
     for (const auto &name : in.list("allow.hostname"))
@@ -328,8 +353,14 @@ void convert(Converter &in, Config &config, const std::filesystem::path &base) {
     for (const auto &sender : in.list("deny.sender"))
         config.deny_senders.push_back(to_lower(sender));
 
-    for (const auto &rule : rule_table())
-        config.actions[std::string(rule.id)] = in.action("policy." + std::string(rule.id));
+    for (const auto &rule : rule_table()) {
+        const std::string name = "policy." + std::string(rule.id);
+        const Action action = in.action(name);
+        if (rule.never_rejects && action.kind == ActionKind::reject)
+            in.fail(name, in.text(name),
+                    "a temporary error never rejects: use tempfail, log, ignore or score:N");
+        config.actions[std::string(rule.id)] = action;
+    }
     config.dns_error_action = *Action::parse(in.choice("policy.dns-error"));
     config.score_tempfail = in.number("policy.score-tempfail");
     config.score_reject = in.number("policy.score-reject");

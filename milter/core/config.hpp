@@ -76,6 +76,15 @@ struct Config {
     std::vector<DnsblZone> dnsbl_zones;
     double dnsbl_threshold = 1;
     unsigned dnsbl_txt_max_length = 0;
+    std::vector<DnsblZone> rhsbl_zones; // same syntax, asked for domain names
+    double rhsbl_threshold = 1;
+
+    struct Spf {
+        std::string receiver; // lower-case; empty: the MTA's j macro
+        std::string default_explanation;
+        unsigned void_lookup_limit = 2;
+        bool add_header = true;
+    } spf;
 
     std::vector<Network> allow_networks;
     std::vector<Network> deny_networks;

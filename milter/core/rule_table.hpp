@@ -12,6 +12,9 @@ struct RuleSpec {
     std::string_view id;
     std::string_view default_action; // as written in the config file
     std::string_view summary;        // one line for the man page and --help
+    // A temporary condition (the SPF temperror rules): its action may be
+    // anything but reject, as a DNS error's.
+    bool never_rejects = false;
 };
 
 std::span<const RuleSpec> rule_table();

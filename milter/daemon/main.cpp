@@ -1,8 +1,10 @@
-// portcullis: the milter daemon, `portcullis check` and `portcullis -n`.
+// portcullis: the milter daemon, `portcullis check`, `portcullis spf` and
+// `portcullis -n`.
 #include "check_command.hpp"
 #include "command_line.hpp"
 #include "core/config.hpp"
 #include "daemon.hpp"
+#include "spf_command.hpp"
 
 #include <cstring>
 #include <iostream>
@@ -67,7 +69,8 @@ int main_command(int argc, char **argv) {
     if (values.count("help")) {
         std::cout << "Usage: portcullis [-c FILE] [-f] [-n] [-V] [--option=value ...]\n"
                      "       portcullis check --ip ADDR [--helo NAME] [--from ADDR] "
-                     "[--rcpt ADDR] [--json]\n\n"
+                     "[--rcpt ADDR] [--json]\n"
+                     "       portcullis spf --ip ADDR --sender ADDR [--helo NAME] [--json]\n\n"
                   << generic << "\n"
                   << overrides;
         return 0;
@@ -90,6 +93,8 @@ int main(int argc, char **argv) {
     try {
         if (argc > 1 && std::strcmp(argv[1], "check") == 0)
             return portcullis::check_command(argc - 1, argv + 1);
+        if (argc > 1 && std::strcmp(argv[1], "spf") == 0)
+            return portcullis::spf_command(argc - 1, argv + 1);
         return portcullis::main_command(argc, argv);
     } catch (const std::exception &error) {
         std::cerr << "portcullis: " << error.what() << "\n";

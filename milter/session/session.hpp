@@ -56,6 +56,12 @@ class Session {
     // transaction).
     const Evaluation &evaluate();
     Reply render(const Decision &decision, const std::string &recipient) const;
+    // The value of a Received-SPF: header (RFC 7208 section 9.1) for the
+    // message of this transaction, at end of message: the MAIL FROM
+    // result (the HELO one for the null sender). Nullopt when SPF did not
+    // run (trusted client, no IP, no MAIL) or spf.add-header is off.
+    // Defined in received_spf.cpp.
+    std::optional<std::string> received_spf_header() const;
 
     const Facts &facts() const { return facts_; }
     const Config &config() const { return *runtime_->config; }
@@ -73,6 +79,7 @@ class Session {
     std::string queue_id_;
     Facts facts_;
     std::shared_ptr<Lookups> lookups_;
+    std::shared_ptr<SessionNotes> notes_ = SessionNotes::create();
     std::optional<Evaluation> evaluation_;
 };
 

@@ -71,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     facts.own_hostnames = {"mx.example.net"};
     facts.own_addresses = {*IpAddress::parse("192.0.2.25")};
     auto lookups = Lookups::create(resolver);
-    const CheckContext context{facts, config, patterns, *lookups};
+    auto notes = SessionNotes::create();
+    const CheckContext context{facts, config, patterns, *lookups, *notes};
     for (const Check *check : all_checks()) {
         if (check->stage() != Stage::helo)
             continue;

@@ -28,7 +28,7 @@ class CheckHarness {
             facts.client = IpAddress::parse(*client);
     }
 
-    CheckContext context() { return CheckContext{facts, config, patterns, *lookups}; }
+    CheckContext context() { return CheckContext{facts, config, patterns, *lookups, *notes}; }
 
     // The results of the check called `name`; the lookups get a second.
     std::vector<CheckResult> run(std::string_view name) {
@@ -48,6 +48,7 @@ class CheckHarness {
     GenericRdnsPatterns patterns;
     Facts facts;
     std::shared_ptr<Lookups> lookups = Lookups::create(dns);
+    std::shared_ptr<SessionNotes> notes = SessionNotes::create();
 };
 
 } // namespace portcullis::testing

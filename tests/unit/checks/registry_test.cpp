@@ -15,7 +15,9 @@ TEST_CASE("all_checks lists every check once, in stage order") {
         {"deny-network", Stage::connect}, {"reverse-dns", Stage::connect},
         {"generic-rdns", Stage::connect}, {"dnsbl", Stage::connect},
         {"helo-syntax", Stage::helo},     {"helo-identity", Stage::helo},
-        {"helo-dns", Stage::helo},        {"deny-sender", Stage::mail},
+        {"helo-dns", Stage::helo},        {"spf-helo", Stage::helo},
+        {"deny-sender", Stage::mail},     {"sender-domain", Stage::mail},
+        {"spf-mail-from", Stage::mail},   {"rhsbl", Stage::mail},
     };
     const auto checks = all_checks();
     REQUIRE(checks.size() == expected.size());
@@ -33,6 +35,9 @@ TEST_CASE("every rule of the rule table belongs to a check") {
         "helo-not-fqdn", "helo-bare-ip",      "helo-literal-mismatch", "helo-claims-us",
         "helo-changed",  "helo-unresolvable", "helo-address-mismatch", "dnsbl-listed",
         "deny-network",  "deny-sender",
+        "sender-domain-missing", "sender-null-mx", "spf-fail", "spf-softfail", "spf-temperror",
+        "spf-permerror", "spf-helo-fail", "spf-helo-softfail", "spf-helo-temperror",
+        "spf-helo-permerror", "rhsbl-listed",
     };
     for (auto rule : rules) {
         CAPTURE(rule);

@@ -40,6 +40,18 @@ TEST_CASE("defaults load without a file and match the issue's policy") {
     CHECK(config.action_for("helo-unresolvable").kind == ActionKind::log);
     CHECK(config.dns_error_action.kind == ActionKind::tempfail);
     CHECK(config.resolver.stage_budget < std::chrono::seconds(25));
+    CHECK(config.action_for("spf-fail").kind == ActionKind::reject);
+    CHECK(config.action_for("spf-softfail").kind == ActionKind::log);
+    CHECK(config.action_for("spf-temperror").kind == ActionKind::tempfail);
+    CHECK(config.action_for("spf-permerror").kind == ActionKind::reject);
+    CHECK(config.action_for("sender-domain-missing").kind == ActionKind::reject);
+    CHECK(config.action_for("sender-null-mx").kind == ActionKind::reject);
+    CHECK(config.action_for("rhsbl-listed").kind == ActionKind::reject);
+    CHECK(config.spf.add_header);
+    CHECK(config.spf.receiver.empty());
+    CHECK(config.spf.void_lookup_limit == 2);
+    CHECK(config.rhsbl_zones.empty());
+    CHECK(config.rhsbl_threshold == 1);
 }
 
 TEST_CASE("the shipped configuration is valid") {
@@ -93,6 +105,14 @@ TEST_CASE("configuration errors name the file, the line and the option") {
         {"line without =", "mode dry-run\n", 1, "", "expected 'option = value'"},
         {"bad choice", "mode = maybe\n", 1, "mode", "enforce|dry-run"},
         {"single option twice", "mode = enforce\nmode = dry-run\n", 2, "mode", "more than once"},
+        {"a temporary SPF error set to reject", "[policy]\nspf-temperror = reject\n", 2,
+         "policy.spf-temperror", "never rejects"},
+        {"the HELO one too", "[policy]\nspf-helo-temperror = reject\n", 2,
+         "policy.spf-helo-temperror", "never rejects"},
+        {"malformed RHSBL entry", "[rhsbl]\nzone = dbl.example*heavy\n", 2, "rhsbl.zone",
+         "dbl.example*heavy"},
+        {"void lookup limit out of range", "[spf]\nvoid-lookup-limit = 11\n", 2,
+         "spf.void-lookup-limit", "0 to 10"},
     };
     for (const auto &row : rows) {
         const std::string name = row.name;

@@ -21,6 +21,9 @@ std::shared_ptr<ScriptedResolver> world() {
     dns->add("mx.listed.example", DnsType::A, {"192.0.2.50"});
     dns->add("50.2.0.192.bl.example", DnsType::A, {"127.0.0.2"});
     dns->add("50.2.0.192.bl.example", DnsType::TXT, {"Listed: 100% bad\r\nsee http://bl.example/"});
+    // Sender domains that exist (the sender-domain check asks).
+    for (const char *domain : {"good.example", "x.example", "spam.example"})
+        dns->add(domain, DnsType::MX, {"10 mail.good.example"});
     return dns;
 }
 

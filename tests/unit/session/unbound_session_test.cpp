@@ -40,6 +40,7 @@ constexpr const char *world = R"(server:
     do-not-query-localhost: no
     local-zone: "test." nodefault
     local-zone: "example.test." static
+    local-data: "example.test. 300 IN MX 10 mail.example.test."
     local-data: "mail.example.test. 300 IN A 192.0.2.10"
     local-data: "forged.example.test. 300 IN A 198.51.100.99"
     local-data: "alias.example.test. 300 IN CNAME mail.example.test."
