@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include "resolver/unbound_resolver.hpp"
+#include "shared_answers.hpp"
 
 #include <mutex>
 
@@ -38,7 +39,7 @@ std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<std::st
     }
     if (!errors.empty())
         return nullptr;
-    runtime->resolver = std::move(resolver);
+    runtime->resolver = std::make_shared<SharedAnswers>(std::move(resolver));
     runtime->config = std::make_shared<const Config>(std::move(config));
     return runtime;
 }

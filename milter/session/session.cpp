@@ -4,101 +4,14 @@
 #include "core/log.hpp"
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <mutex>
 #include <unistd.h>
-#include <unordered_map>
 
 namespace portcullis {
 
 namespace {
 
 std::string angle(const std::string &address) { return "<" + log_safe(address) + ">"; }
-
-// Answers shared between the sessions of one resolver for a short while,
-// so that a client that connects again and again (the load that matters)
-// costs one trip through libunbound's threads, not one per session (about
-// 35 us of CPU per lookup, measured with bench/milter-load). Errors are
-// never shared. An answer is used up to `shared_lifetime` after it
-// arrived, whatever its TTL: a DNSBL delisting or a PTR change shows that
-// much later at most (postscreen keeps DNSBL results 60 s for the same
-// reason). Holds its resolver weakly: the Runtime owns it.
-class SharedAnswers final : public Resolver, public std::enable_shared_from_this<SharedAnswers> {
-  public:
-    using Clock = std::chrono::steady_clock;
-    static constexpr auto shared_lifetime = std::chrono::seconds(2);
-    static constexpr std::size_t capacity = 1u << 16;
-
-    explicit SharedAnswers(const std::shared_ptr<Resolver> &resolver) : resolver_(resolver) {}
-
-    bool serves(const std::shared_ptr<Resolver> &resolver) const {
-        return resolver && resolver_.lock() == resolver;
-    }
-
-    void resolve(const std::string &name, DnsType type, Callback done) override {
-        auto key = std::to_string(static_cast<int>(type)) + " " + name;
-        if (auto answer = find(key)) {
-            done(std::move(*answer));
-            return;
-        }
-        auto resolver = resolver_.lock();
-        if (!resolver) {
-            DnsAnswer answer;
-            answer.why = "resolver shut down";
-            done(std::move(answer));
-            return;
-        }
-        resolver->resolve(name, type, [self = shared_from_this(), key = std::move(key),
-                                       done = std::move(done)](DnsAnswer answer) {
-            if (!answer.is_error())
-                self->store(key, answer);
-            done(std::move(answer));
-        });
-    }
-
-  private:
-    struct Entry {
-        DnsAnswer answer;
-        Clock::time_point expires;
-    };
-
-    std::optional<DnsAnswer> find(const std::string &key) {
-        const auto now = Clock::now();
-        std::lock_guard lock(mutex_);
-        auto it = entries_.find(key);
-        if (it == entries_.end() || it->second.expires <= now)
-            return std::nullopt;
-        return it->second.answer;
-    }
-
-    void store(const std::string &key, const DnsAnswer &answer) {
-        const auto now = Clock::now();
-        std::lock_guard lock(mutex_);
-        if (entries_.size() >= capacity || now >= next_sweep_) {
-            std::erase_if(entries_, [&](const auto &item) { return item.second.expires <= now; });
-            if (entries_.size() >= capacity)
-                entries_.clear();
-            next_sweep_ = now + shared_lifetime;
-        }
-        entries_[key] = Entry{answer, now + shared_lifetime};
-    }
-
-    std::weak_ptr<Resolver> resolver_;
-    std::mutex mutex_;
-    std::unordered_map<std::string, Entry> entries_;
-    Clock::time_point next_sweep_;
-};
-
-// The SharedAnswers of the runtime's resolver; a reload brings a new one.
-std::shared_ptr<Resolver> shared_answers_for(const std::shared_ptr<Resolver> &resolver) {
-    static std::mutex mutex;
-    static std::shared_ptr<SharedAnswers> current;
-    std::lock_guard lock(mutex);
-    if (!current || !current->serves(resolver))
-        current = std::make_shared<SharedAnswers>(resolver);
-    return current;
-}
 
 } // namespace
 
@@ -118,7 +31,7 @@ Session::Session(std::shared_ptr<const Runtime> runtime, std::string id)
                     std::string(to_string(type)) + " status=" + std::string(to_string(a.status)) +
                     " why=\"" + log_safe(a.why) + "\"");
     };
-    lookups_ = Lookups::create(shared_answers_for(runtime_->resolver), std::move(on_error));
+    lookups_ = Lookups::create(runtime_->resolver, std::move(on_error));
 }
 
 void Session::connect(std::optional<IpAddress> client, std::string client_name,
