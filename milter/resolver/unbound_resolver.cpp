@@ -71,18 +71,45 @@ std::string rcode_name(int rcode) {
     }
 }
 
+// A name libunbound can parse, in the presentation form the SPF code and
+// dns_wire produce: a byte that is not a plain label character is
+// escaped as \DDD or \X. Lengths count the unescaped bytes.
 bool valid_query_name(std::string_view name) {
-    if (name.empty() || name.size() > 253)
+    if (name.empty())
         return false;
     std::size_t label = 0;
-    for (char c : name) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
         if (c == '.') {
             if (label == 0)
                 return false;
             label = 0;
-        } else if (c == '\0' || c == '\\' || ++label > 63) {
-            return false;
+            continue;
         }
+        if (c == '\0')
+            return false;
+        if (c == '\\') {
+            if (i + 1 >= name.size())
+                return false;
+            if (name[i + 1] >= '0' && name[i + 1] <= '9') {
+                if (i + 3 >= name.size())
+                    return false;
+                int value = 0;
+                for (std::size_t j = i + 1; j <= i + 3; ++j) {
+                    if (name[j] < '0' || name[j] > '9')
+                        return false;
+                    value = value * 10 + (name[j] - '0');
+                }
+                if (value == 0 || value > 255)
+                    return false;
+                i += 3;
+            } else {
+                ++i;
+            }
+        }
+        if (++label > 63 || ++total > 253)
+            return false;
     }
     return true;
 }
