@@ -373,14 +373,20 @@ case_sighup_bad_config_keeps_running() {
     expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 5.7.25 rdns-missing && milter_alive
 }
 
-# A DNS server that never answers: 4xx (451 4.4.3), never 5xx, in time.
+# A DNS server that never answers: 4xx, never 5xx, in time. The reply is
+# 451 4.4.3 (a lookup error) or, since SPF temperror is a rule of its own
+# that tempfails (and the policy prefers a rule's tempfail over a bare DNS
+# error), 451 4.7.24 naming spf-temperror or spf-helo-temperror.
 case_dns_timeout_tempfails() {
     use_milter "$TIMEOUT_CONF" || return 1
     local start elapsed
     start=$(date +%s)
     smtp dns-timeout 192.0.2.30 '[UNAVAILABLE]' host30.example.test "$FROM" "$TO"
     elapsed=$(($(date +%s) - start))
-    expect_reply "$LAST_TRANSCRIPT" "$RCPT" 451 4.4.3 || return 1
+    expect_reply "$LAST_TRANSCRIPT" "$RCPT" 451 '(4\.4\.3|4\.7\.24)' || return 1
+    if [[ $(reply_to "$LAST_TRANSCRIPT" "$RCPT" | tail -n 1) == "451 4.7.24"* ]]; then
+        expect_reply "$LAST_TRANSCRIPT" "$RCPT" 451 4.7.24 'spf(-helo)?-temperror' || return 1
+    fi
     if grep -a -q -E '^<\*\* 5' "$LAST_TRANSCRIPT"; then
         note "    a 5xx reply while DNS timed out:"
         note_transcript "$LAST_TRANSCRIPT"
@@ -550,6 +556,7 @@ run_all_cases() {
     run_case sighup-bad-config-keeps-running case_sighup_bad_config_keeps_running
     run_case dns-timeout-tempfails case_dns_timeout_tempfails
     run_case dns-closed-port-tempfails case_dns_closed_port_tempfails
+    run_spf_cases
     run_protocol_cases
     run_case privileges-dropped case_privileges_dropped
     run_case sigterm-exits case_sigterm_exits

@@ -67,16 +67,18 @@ for port in map(int, sys.argv[1:]):
 EOF
 }
 
-# Four consecutive free ports: SMTP, nsd, a DNS black hole, a closed port.
+# Five consecutive free ports: SMTP, nsd, a DNS black hole, a closed port,
+# the nsd serving RFC 7208 suite scenarios (spf_cases.sh).
 pick_ports() {
     local base _
     for _ in $(seq 1 50); do
         base=${PORTCULLIS_IT_PORT_BASE:-$((20000 + (RANDOM % 3000) * 10))}
-        if ports_free "$base" $((base + 1)) $((base + 2)) $((base + 3)); then
+        if ports_free "$base" $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)); then
             SMTP_PORT=$base
             DNS_PORT=$((base + 1))
             BLACKHOLE_PORT=$((base + 2))
             CLOSED_PORT=$((base + 3))
+            SUITE_DNS_PORT=$((base + 4))
             return 0
         fi
         [ -n "${PORTCULLIS_IT_PORT_BASE:-}" ] && break
@@ -97,7 +99,8 @@ wait_until() {
 }
 
 tcp_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-dns_answering() { dig +short +norec +time=1 +tries=1 @127.0.0.1 -p "$1" ns.test A | grep -q .; }
+# dns_answering PORT [NAME]: NAME (default ns.test) has an A record there.
+dns_answering() { dig +short +norec +time=1 +tries=1 @127.0.0.1 -p "$1" "${2:-ns.test}" A | grep -q .; }
 
 # stop_pid PID [SECONDS]: SIGTERM, wait, then SIGKILL. Only our own pids.
 stop_pid() {
@@ -185,10 +188,16 @@ is_zombie() {
 # nsd's server processes can outlive its main process for a moment (and
 # linger as zombies until init reaps them): wait until all are gone.
 stop_nsd() {
-    [ -n "$NSD_PID" ] || return 0
+    stop_nsd_tree "$NSD_PID"
+    NSD_PID=""
+}
+
+# stop_nsd_tree PID: an nsd main process of ours and its server processes.
+stop_nsd_tree() {
+    [ -n "$1" ] || return 0
     local others pid i
-    others=$(descendants "$NSD_PID")
-    stop_pid "$NSD_PID" 5
+    others=$(descendants "$1")
+    stop_pid "$1" 5
     for pid in $others; do
         # a zombie answers kill -0 but cannot be killed: leave it to init
         is_zombie "$pid" || stop_pid "$pid" 2
@@ -198,7 +207,47 @@ stop_nsd() {
         [ -z "$others" ] && break
         sleep 0.1
     done
-    NSD_PID=""
+}
+
+# A second nsd on SUITE_DNS_PORT serving one root zone: an RFC 7208 suite
+# scenario (spf_cases.sh), whose names (example.com, ...) are real-world
+# names that only a resolver forwarding everything here may see.
+SUITE_NSD_PID=""
+start_suite_nsd() {
+    local zonefile=$1 dir=$WORK/nsd-suite
+    stop_suite_nsd
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cat >"$dir/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$SUITE_DNS_PORT
+    port: $SUITE_DNS_PORT
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    database: ""
+    zonelistfile: "$dir/zone.list"
+    xfrdfile: "$dir/xfrd.state"
+    xfrdir: "$dir"
+    pidfile: "$dir/nsd.pid"
+    logfile: "$dir/nsd.log"
+    verbosity: 1
+    hide-version: yes
+remote-control:
+    control-enable: no
+zone:
+    name: "."
+    zonefile: "$zonefile"
+EOF
+    nsd-checkconf "$dir/nsd.conf" >>"$dir/nsd.out" 2>&1 || return 1
+    nsd -d -c "$dir/nsd.conf" >>"$dir/nsd.out" 2>&1 &
+    SUITE_NSD_PID=$!
+    wait_until 10 dns_answering "$SUITE_DNS_PORT" ns.spf-suite-driver
+}
+stop_suite_nsd() {
+    stop_nsd_tree "$SUITE_NSD_PID"
+    SUITE_NSD_PID=""
 }
 
 # A UDP and TCP listener on BLACKHOLE_PORT that reads queries and never answers.
@@ -340,6 +389,9 @@ have_milter() {
 
 # unbound.conf read by libunbound: lift its built-in NXDOMAIN answers for
 # test. and the documentation reverse zones, and allow querying 127.0.0.1.
+# spf-timeout.test is asked of the DNS black hole (a more specific
+# forward-zone wins over the configured forward for "."): its lookups time
+# out, for the SPF temperror cases.
 write_unbound_config() {
     cat >"$WORK/unbound.conf" <<EOF
 server:
@@ -349,12 +401,16 @@ server:
     local-zone: "100.51.198.in-addr.arpa." nodefault
     local-zone: "113.0.203.in-addr.arpa." nodefault
     local-zone: "8.b.d.0.1.0.0.2.ip6.arpa." nodefault
+forward-zone:
+    name: "spf-timeout.test."
+    forward-addr: 127.0.0.1@$BLACKHOLE_PORT
 EOF
 }
 
-# write_milter_config FILE SOCKET [MODE [DNS_PORT]]
+# write_milter_config FILE SOCKET [MODE [DNS_PORT [UNBOUND_CONFIG]]]
 write_milter_config() {
     local file=$1 socket=$2 mode=${3:-enforce} port=${4:-$DNS_PORT}
+    local unbound_config=${5:-$WORK/unbound.conf}
     cat >"$file" <<EOF
 # portcullis configuration for the integration tests
 socket = unix:$socket
@@ -372,7 +428,7 @@ forward = 127.0.0.1@$port
 dnssec = no
 timeout = 2s
 stage-budget = 5s
-unbound-config = $WORK/unbound.conf
+unbound-config = $unbound_config
 
 [dnsbl]
 zone = bl.test=127.0.0.[2..11]*1
@@ -545,6 +601,7 @@ cleanup() {
     stop_milter
     stop_postfix
     stop_blackhole
+    stop_suite_nsd
     stop_nsd
     if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
         if [ -n "${PORTCULLIS_IT_KEEP:-}" ]; then

@@ -211,12 +211,15 @@ case("many-recipients", function()
 end)
 
 -- miltertest itself aborts ("buffer overflow detected") on arguments over
--- about 1 KB; milter_raw.py sends the 64 KB and 100 KB ones.
+-- about 1 KB; milter_raw.py sends the 64 KB and 100 KB ones. It also
+-- aborts ("stack smashing detected") reading a reply code whose text is
+-- long: the helo-syntax refusal at RCPT quotes a HELO of 700 bytes or
+-- more. So this case stops after MAIL; milter_raw.py's helo-64k and
+-- helo-100k take the RCPT refusal of a long HELO.
 case("helo-1000", function()
     local conn = session(GOOD_IP, GOOD_NAME, nil)
     step(conn, "1000 byte HELO", mt.helo(conn, string.rep("a", 987) .. ".example.test"), passes)
     step(conn, "MAIL", mt.mailfrom(conn, "<a@example.test>"), passes)
-    step(conn, "RCPT", mt.rcptto(conn, "<user@dest.test>"), any)
     close(conn, true)
 end)
 

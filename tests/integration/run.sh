@@ -6,11 +6,12 @@
 #   BUILD_DIR/milter/portcullis is the milter under test. CASE_REGEX, if
 #   given, runs only the cases whose names match (bash regex).
 # Environment: PORTCULLIS_IT_KEEP=1 keeps the temporary directory (configs,
-#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+3.
+#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+4.
 #
 # Needs root and the Debian packages postfix, swaks, miltertest, nsd,
-# dnsutils. Everything runs on 127.0.0.1 under a temporary directory and
-# is stopped on exit; /etc/postfix and system services are left alone.
+# dnsutils, python3-yaml. Everything runs on 127.0.0.1 under a temporary
+# directory and is stopped on exit; /etc/postfix and system services are
+# left alone.
 # Prints "PASS name" / "FAIL name" per case, then
 # "integration: N passed, M failed"; exits 1 if any case failed.
 
@@ -47,6 +48,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/lib.sh"
 # shellcheck source=cases.sh
 . "$HERE/cases.sh"
+# shellcheck source=spf_cases.sh
+. "$HERE/spf_cases.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
