@@ -8,7 +8,7 @@
 #include "core/log.hpp"
 
 #include <algorithm>
-#include <map>
+#include <memory>
 #include <sstream>
 
 namespace portcullis {
@@ -47,10 +47,12 @@ const std::string *refusal_code(const DnsAnswer &answer) {
     return it == answer.records.end() ? nullptr : &*it;
 }
 
-// Runs once per A answer of one query name, for every entry sharing it.
+// Runs once per A answer of one query name, for every entry sharing it
+// (the entries of the same zone, `first` the first of them).
 void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
-                    const std::vector<DnsblZone> &entries, const DnsAnswer &answer) {
-    const std::string &zone = entries.front().zone;
+                    const std::vector<DnsblZone> &all, std::size_t first,
+                    const DnsAnswer &answer) {
+    const std::string &zone = all[first].zone;
     if (answer.is_error())
         return; // logged once by the session's lookups; counted as not listed
     if (const auto *code = refusal_code(answer)) {
@@ -60,10 +62,15 @@ void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
     }
     if (!answer.has_records())
         return;
-    const bool matched = std::any_of(entries.begin(), entries.end(), [&](const DnsblZone &entry) {
-        return std::any_of(answer.records.begin(), answer.records.end(),
-                           [&](const std::string &record) { return entry.matches(record); });
-    });
+    const bool matched =
+        std::any_of(all.begin() + static_cast<std::ptrdiff_t>(first), all.end(),
+                    [&](const DnsblZone &entry) {
+                        return entry.zone == zone &&
+                               std::any_of(answer.records.begin(), answer.records.end(),
+                                           [&](const std::string &record) {
+                                               return entry.matches(record);
+                                           });
+                    });
     if (!matched)
         return;
     if (auto lookups = weak.lock())
@@ -84,18 +91,32 @@ class DnsblCheck final : public Check {
             return;
         const IpAddress client = context.facts.client->unmapped();
         // Entries of one zone share a lookup and a continuation, so that
-        // a list error is logged once and the TXT asked once.
-        std::map<std::string, std::vector<DnsblZone>> by_name;
-        for (const auto &entry : context.config.dnsbl_zones)
-            by_name[dnsbl_query_name(client, entry)].push_back(entry);
+        // a list error is logged once and the TXT asked once. The query
+        // name is the same for two entries exactly when their zone is.
+        // One copy of the entries per session, shared by the continuations.
+        const auto &zones = context.config.dnsbl_zones;
+        std::vector<std::size_t> firsts;
+        firsts.reserve(zones.size());
+        for (std::size_t i = 0; i < zones.size(); ++i)
+            if (std::none_of(firsts.begin(), firsts.end(),
+                             [&](std::size_t j) { return zones[j].zone == zones[i].zone; }))
+                firsts.push_back(i);
+        if (firsts.empty())
+            return;
+        // Started in the order of their query names, as before.
+        std::sort(firsts.begin(), firsts.end(),
+                  [&](std::size_t a, std::size_t b) { return zones[a].zone < zones[b].zone; });
+        const auto entries = std::make_shared<const std::vector<DnsblZone>>(zones);
+        const std::string prefix = client.reversed() + ".";
         // Weak: the continuation is stored inside the Lookups it refers to.
         std::weak_ptr<Lookups> weak = context.lookups.weak_from_this();
-        for (const auto &item : by_name)
-            context.lookups.start(
-                item.first, DnsType::A,
-                [weak, name = item.first, entries = item.second](const DnsAnswer &answer) {
-                    on_list_answer(weak, name, entries, answer);
-                });
+        for (const std::size_t first : firsts) {
+            std::string name = prefix + zones[first].zone;
+            context.lookups.start(name, DnsType::A,
+                                  [weak, name, entries, first](const DnsAnswer &answer) {
+                                      on_list_answer(weak, name, *entries, first, answer);
+                                  });
+        }
     }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
@@ -153,9 +174,10 @@ DnsblReport read_dnsbl(const CheckContext &context) {
     if (!context.facts.client)
         return report;
     const IpAddress client = context.facts.client->unmapped();
+    const std::string prefix = client.reversed() + "."; // as dnsbl_query_name()
     for (const auto &entry : context.config.dnsbl_zones) {
-        const auto name = dnsbl_query_name(client, entry);
-        const auto answer = context.lookups.get(name, DnsType::A);
+        const auto name = prefix + entry.zone;
+        const auto &answer = context.lookups.get(name, DnsType::A);
         if (answer.is_error()) {
             report.problems.push_back(entry.zone + " " + std::string(to_string(answer.status)));
             continue;
@@ -175,7 +197,7 @@ DnsblReport read_dnsbl(const CheckContext &context) {
         listing.zone = entry.zone;
         listing.entry = entry.text;
         listing.weight = entry.weight;
-        const auto txt = context.lookups.get(name, DnsType::TXT);
+        const auto &txt = context.lookups.get(name, DnsType::TXT);
         if (txt.has_records())
             listing.txt = join(txt.records, "; ");
         report.score += listing.weight;

@@ -225,7 +225,7 @@ class GenericRdnsCheck final : public Check {
         if (!context.facts.client)
             return {make_result(Outcome::skip, "no client IP address")};
         const IpAddress client = context.facts.client->unmapped();
-        const auto ptr = context.lookups.get(client.reverse_name(), DnsType::PTR);
+        const auto &ptr = context.lookups.get(client.reverse_name(), DnsType::PTR);
         if (ptr.is_error())
             return {
                 make_result(Outcome::error, "PTR lookup of " + client.reverse_name() +

@@ -116,8 +116,8 @@ class HeloDnsCheck final : public Check {
         if (name.empty())
             return {make_result("helo-unresolvable", Outcome::skip,
                                 "HELO/EHLO argument is not a fully qualified host name")};
-        const auto a = context.lookups.get(name, DnsType::A);
-        const auto aaaa = context.lookups.get(name, DnsType::AAAA);
+        const auto &a = context.lookups.get(name, DnsType::A);
+        const auto &aaaa = context.lookups.get(name, DnsType::AAAA);
         return {unresolvable(name, a, aaaa), address_mismatch(context, name, a, aaaa)};
     }
 };

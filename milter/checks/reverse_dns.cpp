@@ -64,9 +64,10 @@ struct ReverseDnsView {
     IpAddress client;
     DnsType type{};
     std::string ptr_name;
-    DnsAnswer ptr;
+    // Completed answers stay valid while the session's lookups live.
+    const DnsAnswer *ptr = nullptr;
     std::vector<std::string> names;
-    std::vector<DnsAnswer> forward; // one per name
+    std::vector<const DnsAnswer *> forward; // one per name
 };
 
 ReverseDnsView read_view(const CheckContext &context) {
@@ -74,30 +75,31 @@ ReverseDnsView read_view(const CheckContext &context) {
     view.client = context.facts.client->unmapped();
     view.type = forward_type(view.client);
     view.ptr_name = view.client.reverse_name();
-    view.ptr = context.lookups.get(view.ptr_name, DnsType::PTR);
-    view.names = ptr_names_to_confirm(view.ptr, context.config.rdns_max_names);
+    view.ptr = &context.lookups.get(view.ptr_name, DnsType::PTR);
+    view.names = ptr_names_to_confirm(*view.ptr, context.config.rdns_max_names);
+    view.forward.reserve(view.names.size());
     for (const auto &name : view.names)
-        view.forward.push_back(context.lookups.get(name, view.type));
+        view.forward.push_back(&context.lookups.get(name, view.type));
     return view;
 }
 
 CheckResult missing_result(const ReverseDnsView &view) {
     const std::string client = view.client.to_string();
-    if (view.ptr.is_error())
+    if (view.ptr->is_error())
         return make_result("rdns-missing", Outcome::error,
                            "PTR lookup of " + view.ptr_name +
-                               " failed: " + std::string(to_string(view.ptr.status)) +
-                               (view.ptr.why.empty() ? "" : " (" + log_safe(view.ptr.why) + ")"));
-    if (!view.ptr.has_records())
+                               " failed: " + std::string(to_string(view.ptr->status)) +
+                               (view.ptr->why.empty() ? "" : " (" + log_safe(view.ptr->why) + ")"));
+    if (!view.ptr->has_records())
         return make_result("rdns-missing", Outcome::fail,
                            "no PTR record for " + client + " (" +
-                               (view.ptr.status == DnsAnswer::Status::ok
+                               (view.ptr->status == DnsAnswer::Status::ok
                                     ? std::string("empty answer")
-                                    : std::string(to_string(view.ptr.status))) +
+                                    : std::string(to_string(view.ptr->status))) +
                                ")");
     if (view.names.empty()) {
         std::vector<std::string> records;
-        for (const auto &record : view.ptr.records)
+        for (const auto &record : view.ptr->records)
             records.push_back("\"" + log_safe(record, 64) + "\"");
         return make_result("rdns-missing", Outcome::fail,
                            "no usable PTR record for " + client + ": " + join_some(records));
@@ -108,7 +110,7 @@ CheckResult missing_result(const ReverseDnsView &view) {
 
 CheckResult unconfirmed_result(const ReverseDnsView &view) {
     const std::string client = view.client.to_string();
-    if (view.ptr.is_error())
+    if (view.ptr->is_error())
         return make_result("rdns-unconfirmed", Outcome::error,
                            "cannot confirm " + client + ": its PTR lookup failed");
     if (view.names.empty())
@@ -117,7 +119,7 @@ CheckResult unconfirmed_result(const ReverseDnsView &view) {
     std::vector<std::string> failed;
     std::vector<std::string> unconfirmed;
     for (std::size_t i = 0; i < view.names.size(); ++i) {
-        const auto &answer = view.forward[i];
+        const auto &answer = *view.forward[i];
         if (answer_contains(answer, view.client))
             return make_result("rdns-unconfirmed", Outcome::pass,
                                view.names[i] + " resolves back to " + client);
@@ -132,7 +134,7 @@ CheckResult unconfirmed_result(const ReverseDnsView &view) {
         return make_result("rdns-unconfirmed", Outcome::error,
                            "cannot confirm " + client + ": lookups failed: " + join_some(failed));
     std::string detail = "no PTR name resolves back to " + client + ": " + join_some(unconfirmed);
-    const auto total = ptr_names_to_confirm(view.ptr, static_cast<unsigned>(-1)).size();
+    const auto total = ptr_names_to_confirm(*view.ptr, static_cast<unsigned>(-1)).size();
     if (total > view.names.size())
         detail += " (checked " + std::to_string(view.names.size()) + " of " +
                   std::to_string(total) + " names)";
@@ -196,7 +198,7 @@ std::vector<std::string> verified_ptr_names(const CheckContext &context) {
         return verified;
     const auto view = read_view(context);
     for (std::size_t i = 0; i < view.names.size(); ++i)
-        if (answer_contains(view.forward[i], view.client))
+        if (answer_contains(*view.forward[i], view.client))
             verified.push_back(view.names[i]);
     return verified;
 }

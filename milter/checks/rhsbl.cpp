@@ -217,7 +217,7 @@ class RhsblCheck final : public Check {
                 if (!fits(candidate.domain, entry))
                     continue;
                 const auto name = query_name(candidate.domain, entry);
-                const auto answer = context.lookups.get(name, DnsType::A);
+                const auto &answer = context.lookups.get(name, DnsType::A);
                 if (answer.is_error()) {
                     problems.push_back(entry.zone + " " + std::string(to_string(answer.status)) +
                                        " for " + candidate.domain);
@@ -235,7 +235,7 @@ class RhsblCheck final : public Check {
                         listing.codes.push_back(record);
                 if (listing.codes.empty())
                     continue;
-                const auto txt = context.lookups.get(name, DnsType::TXT);
+                const auto &txt = context.lookups.get(name, DnsType::TXT);
                 if (txt.has_records())
                     listing.txt = join(txt.records, "; ");
                 score += entry.weight;

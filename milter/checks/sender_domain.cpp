@@ -92,9 +92,9 @@ class SenderDomainCheck final : public Check {
         if (domain.empty())
             return {make_result("sender-domain-missing", Outcome::skip, why_not, ""),
                     make_result("sender-null-mx", Outcome::skip, why_not, "")};
-        const DnsAnswer mx = context.lookups.get(domain, DnsType::MX);
-        const DnsAnswer a = context.lookups.get(domain, DnsType::A);
-        const DnsAnswer aaaa = context.lookups.get(domain, DnsType::AAAA);
+        const DnsAnswer &mx = context.lookups.get(domain, DnsType::MX);
+        const DnsAnswer &a = context.lookups.get(domain, DnsType::A);
+        const DnsAnswer &aaaa = context.lookups.get(domain, DnsType::AAAA);
         return {missing(domain, mx, a, aaaa), null_mx(domain, mx)};
     }
 

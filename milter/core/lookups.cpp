@@ -2,6 +2,8 @@
 
 #include "address.hpp"
 
+#include <charconv>
+
 namespace portcullis {
 
 std::string_view to_string(DnsType type) {
@@ -50,16 +52,23 @@ std::string Lookups::key_of(const std::string &name, DnsType type) {
 }
 
 void Lookups::start(const std::string &name, DnsType type, Continuation then) {
-    auto key = key_of(name, type);
-    const std::string_view normalized = std::string_view(key).substr(key.find(' ') + 1);
-    std::optional<DnsAnswer> ready;
+    char buffer[288];
+    std::string fallback;
+    const std::string_view key = key_view(name, type, buffer, sizeof buffer, fallback);
+    const std::string_view normalized = key.substr(key.find(' ') + 1);
+    // A completed answer is never changed: a pointer to it stays valid.
+    const DnsAnswer *ready = nullptr;
+    Entry *started = nullptr;
     {
         std::lock_guard lock(mutex_);
-        auto [it, inserted] = entries_.try_emplace(key);
+        auto it = entries_.find(key);
+        const bool inserted = it == entries_.end();
+        if (inserted)
+            it = entries_.try_emplace(std::string(key)).first;
         Entry &entry = it->second;
         if (!inserted) {
             if (entry.answer)
-                ready = entry.answer;
+                ready = &*entry.answer;
             else if (then)
                 entry.waiting.push_back(std::move(then));
             if (!ready)
@@ -70,6 +79,7 @@ void Lookups::start(const std::string &name, DnsType type, Continuation then) {
             if (then)
                 entry.waiting.push_back(std::move(then));
             ++pending_;
+            started = &entry;
         }
     }
     if (ready) {
@@ -78,35 +88,39 @@ void Lookups::start(const std::string &name, DnsType type, Continuation then) {
         return;
     }
     // A late answer for a session that is gone is dropped: the resolver
-    // must never hold the last reference to a session's lookups.
+    // must never hold the last reference to a session's lookups. Entries
+    // are never erased (nor their names changed), so the entry outlives
+    // the lookup whenever the Lookups does.
     std::weak_ptr<Lookups> self = shared_from_this();
-    const std::string query(normalized);
-    resolver_->resolve(query, type, [self, key = std::move(key)](DnsAnswer answer) {
+    resolver_->resolve(started->name, type, [self, started](DnsAnswer answer) {
         if (auto lookups = self.lock())
-            lookups->finish(key, std::move(answer));
+            lookups->finish(*started, std::move(answer));
     });
 }
 
-void Lookups::finish(const std::string &key, DnsAnswer answer) {
+void Lookups::finish(Entry &entry, DnsAnswer answer) {
     std::vector<Continuation> waiting;
-    std::string name;
+    const DnsAnswer *stored = nullptr;
+    const std::string *name = nullptr;
     DnsType type{};
     {
         std::lock_guard lock(mutex_);
-        auto it = entries_.find(key);
-        if (it == entries_.end() || it->second.answer)
+        if (entry.answer)
             return; // a second completion is ignored: exactly once
-        it->second.answer = answer;
-        waiting.swap(it->second.waiting);
-        name = it->second.name;
-        type = it->second.type;
+        // Set once here, never changed nor erased afterwards (nor is the
+        // entry's name): both may be read without the mutex from now on.
+        entry.answer = std::move(answer);
+        stored = &*entry.answer;
+        waiting.swap(entry.waiting);
+        name = &entry.name;
+        type = entry.type;
     }
     // The lookup counts as pending until its continuations have run, so
     // that a waiter also waits for the lookups they start.
-    if (answer.is_error() && on_error_)
-        on_error_(name, type, answer);
+    if (stored->is_error() && on_error_)
+        on_error_(*name, type, *stored);
     for (auto &continuation : waiting)
-        continuation(answer);
+        continuation(*stored);
     {
         std::lock_guard lock(mutex_);
         --pending_;
@@ -114,20 +128,61 @@ void Lookups::finish(const std::string &key, DnsAnswer answer) {
     changed_.notify_all();
 }
 
-DnsAnswer Lookups::get(const std::string &name, DnsType type) const {
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(key_of(name, type));
-    if (it != entries_.end() && it->second.answer)
-        return *it->second.answer;
+std::string_view Lookups::key_view(const std::string &name, DnsType type, char *buffer,
+                                   std::size_t size, std::string &fallback) {
+    std::string_view host = name;
+    if (!host.empty() && host.back() == '.')
+        host.remove_suffix(1);
+    // Type numbers have at most 5 digits.
+    if (size < 6 || host.size() > size - 6) {
+        fallback = key_of(name, type);
+        return fallback;
+    }
+    const auto [end, error] = std::to_chars(buffer, buffer + 5, static_cast<int>(type));
+    if (error != std::errc()) {
+        fallback = key_of(name, type);
+        return fallback;
+    }
+    *end = ' ';
+    std::size_t at = static_cast<std::size_t>(end - buffer) + 1;
+    for (char c : host)
+        buffer[at++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    return std::string_view(buffer, at);
+}
+
+namespace {
+
+DnsAnswer timeout_answer(const char *why) {
     DnsAnswer answer;
     answer.status = DnsAnswer::Status::timeout;
-    answer.why = it == entries_.end() ? "lookup was never started" : "no answer within the budget";
+    answer.why = why;
     return answer;
 }
 
-bool Lookups::complete(const std::string &name, DnsType type) const {
+} // namespace
+
+const DnsAnswer &Lookups::get(const std::string &name, DnsType type) const {
+    static const DnsAnswer never_started = timeout_answer("lookup was never started");
+    static const DnsAnswer unanswered = timeout_answer("no answer within the budget");
+    char buffer[288];
+    std::string fallback;
+    const auto key = key_view(name, type, buffer, sizeof buffer, fallback);
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(key_of(name, type));
+    auto it = entries_.find(key);
+    if (it == entries_.end())
+        return never_started;
+    // Set once under the mutex, never changed afterwards.
+    if (it->second.answer)
+        return *it->second.answer;
+    return unanswered;
+}
+
+bool Lookups::complete(const std::string &name, DnsType type) const {
+    char buffer[288];
+    std::string fallback;
+    const auto key = key_view(name, type, buffer, sizeof buffer, fallback);
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
     return it != entries_.end() && it->second.answer.has_value();
 }
 

@@ -35,8 +35,10 @@ class Lookups : public std::enable_shared_from_this<Lookups> {
     void start(const std::string &name, DnsType type, Continuation then = {});
 
     // The answer if complete. A lookup never started, or still pending
-    // after wait_until() gave up, reads as a timeout.
-    DnsAnswer get(const std::string &name, DnsType type) const;
+    // after wait_until() gave up, reads as a timeout. The reference stays
+    // valid while this Lookups lives: a completed answer is never changed
+    // nor erased (the timeouts are static).
+    const DnsAnswer &get(const std::string &name, DnsType type) const;
     bool complete(const std::string &name, DnsType type) const;
 
     // Waits until every started lookup (including those started by
@@ -48,8 +50,12 @@ class Lookups : public std::enable_shared_from_this<Lookups> {
 
   private:
     explicit Lookups(std::shared_ptr<Resolver> resolver, ErrorSink on_error);
-    void finish(const std::string &key, DnsAnswer answer);
+    struct Entry;
+    void finish(Entry &entry, DnsAnswer answer);
     static std::string key_of(const std::string &name, DnsType type);
+    // key_of() into `buffer` when it fits, without allocating.
+    static std::string_view key_view(const std::string &name, DnsType type, char *buffer,
+                                     std::size_t size, std::string &fallback);
 
     struct Entry {
         std::optional<DnsAnswer> answer;
@@ -62,7 +68,7 @@ class Lookups : public std::enable_shared_from_this<Lookups> {
     ErrorSink on_error_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
-    std::map<std::string, Entry> entries_;
+    std::map<std::string, Entry, std::less<>> entries_;
     std::size_t pending_ = 0;
 };
 
