@@ -17,12 +17,7 @@ namespace {
 constexpr std::string_view check_name = "helo-syntax";
 
 CheckResult make_result(std::string_view rule, Outcome outcome, std::string detail) {
-    CheckResult result;
-    result.check = std::string(check_name);
-    result.rule = std::string(rule);
-    result.outcome = outcome;
-    result.detail = std::move(detail);
-    return result;
+    return {std::string(check_name), std::string(rule), outcome, std::move(detail), {}};
 }
 
 std::string quoted(std::string_view helo) {

@@ -19,12 +19,7 @@ constexpr std::string_view check_name = "reverse-dns";
 constexpr std::size_t names_in_detail = 3;
 
 CheckResult make_result(std::string_view rule, Outcome outcome, std::string detail) {
-    CheckResult result;
-    result.check = std::string(check_name);
-    result.rule = std::string(rule);
-    result.outcome = outcome;
-    result.detail = std::move(detail);
-    return result;
+    return {std::string(check_name), std::string(rule), outcome, std::move(detail), {}};
 }
 
 DnsType forward_type(const IpAddress &client) {

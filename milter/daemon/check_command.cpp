@@ -45,20 +45,7 @@ int check_command(int argc, char **argv) {
         std::cerr << "portcullis check: --ip is not an IP address\n";
         return 64;
     }
-    LogSettings logging;
-    logging.to_syslog = false;
-    logging.to_stderr = !values.count("json");
-    configure_logging(logging);
-
-    auto loaded = load_config(values["config"].as<std::string>(), collect_overrides(values));
-    for (const auto &error : loaded.errors)
-        std::cerr << error.to_string() << "\n";
-    if (!loaded.config)
-        return 78;
-    std::vector<std::string> errors;
-    auto runtime = Runtime::build(std::move(*loaded.config), errors);
-    for (const auto &error : errors)
-        std::cerr << error << "\n";
+    auto runtime = load_command_runtime(values);
     if (!runtime)
         return 78;
 

@@ -3,6 +3,7 @@
 #include "check_command.hpp"
 #include "command_line.hpp"
 #include "core/config.hpp"
+#include "core/log.hpp"
 #include "daemon.hpp"
 #include "spf_command.hpp"
 
@@ -31,6 +32,24 @@ collect_overrides(const po::variables_map &values) {
             overrides.emplace_back(name, value);
     }
     return overrides;
+}
+
+std::shared_ptr<const Runtime> load_command_runtime(const po::variables_map &values) {
+    LogSettings logging;
+    logging.to_syslog = false;
+    logging.to_stderr = !values.count("json");
+    configure_logging(logging);
+
+    auto loaded = load_config(values["config"].as<std::string>(), collect_overrides(values));
+    for (const auto &error : loaded.errors)
+        std::cerr << error.to_string() << "\n";
+    if (!loaded.config)
+        return nullptr;
+    std::vector<std::string> errors;
+    auto runtime = Runtime::build(std::move(*loaded.config), errors);
+    for (const auto &error : errors)
+        std::cerr << error << "\n";
+    return runtime;
 }
 
 namespace {

@@ -60,20 +60,7 @@ int spf_command(int argc, char **argv) {
         std::cerr << "portcullis spf: the null sender is checked as postmaster@HELO: give --helo\n";
         return 64;
     }
-    LogSettings logging;
-    logging.to_syslog = false;
-    logging.to_stderr = !values.count("json");
-    configure_logging(logging);
-
-    auto loaded = load_config(values["config"].as<std::string>(), collect_overrides(values));
-    for (const auto &error : loaded.errors)
-        std::cerr << error.to_string() << "\n";
-    if (!loaded.config)
-        return 78;
-    std::vector<std::string> errors;
-    auto runtime = Runtime::build(std::move(*loaded.config), errors);
-    for (const auto &error : errors)
-        std::cerr << error << "\n";
+    auto runtime = load_command_runtime(values);
     if (!runtime)
         return 78;
     const Config &config = *runtime->config;

@@ -3,6 +3,7 @@
 // never answers, so a name missing from the local data times out instead
 // of reaching the internet.
 #include "resolver/unbound_resolver.hpp"
+#include "../silent_dns_server.hpp"
 
 #include "core/address.hpp"
 
@@ -34,31 +35,7 @@ using Status = DnsAnswer::Status;
 
 namespace {
 
-// A UDP socket that takes queries and never answers.
-class SilentServer {
-  public:
-    SilentServer() {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0);
-        socklen_t size = sizeof address;
-        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr *>(&address), &size) == 0);
-        port_ = ntohs(address.sin_port);
-    }
-    ~SilentServer() { ::close(fd_); }
-    std::string forward() const { return "127.0.0.1@" + std::to_string(port_); }
-    bool received_query() const {
-        char buffer[512];
-        return ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT) > 0;
-    }
-
-  private:
-    int fd_ = -1;
-    unsigned port_ = 0;
-};
+using SilentServer = portcullis::testing::SilentDnsServer;
 
 const char *const local_data = R"(server:
     local-zone: "test." nodefault

@@ -2,6 +2,7 @@
 // the DNS world, forwarding everything else to a loopback socket that
 // never answers (so a missing name is a timeout, never the internet).
 #include "session/session.hpp"
+#include "../silent_dns_server.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,26 +16,7 @@ using namespace portcullis;
 
 namespace {
 
-class SilentDnsServer {
-  public:
-    SilentDnsServer() {
-        fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0);
-        socklen_t size = sizeof address;
-        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr *>(&address), &size) == 0);
-        port_ = ntohs(address.sin_port);
-    }
-    ~SilentDnsServer() { ::close(fd_); }
-    std::string forward() const { return "127.0.0.1@" + std::to_string(port_); }
-
-  private:
-    int fd_ = -1;
-    unsigned port_ = 0;
-};
+using portcullis::testing::SilentDnsServer;
 
 constexpr const char *world = R"(server:
     do-not-query-localhost: no
