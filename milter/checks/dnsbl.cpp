@@ -18,33 +18,7 @@ namespace {
 constexpr std::string_view check_name = "dnsbl";
 
 CheckResult make_result(Outcome outcome, std::string detail) {
-    CheckResult result;
-    result.check = std::string(check_name);
-    result.rule = "dnsbl-listed";
-    result.outcome = outcome;
-    result.detail = std::move(detail);
-    return result;
-}
-
-std::string format_number(double value) {
-    std::ostringstream out;
-    out << value;
-    return out.str();
-}
-
-std::string join(const std::vector<std::string> &items, std::string_view separator) {
-    std::string out;
-    for (const auto &item : items)
-        out += (out.empty() ? "" : std::string(separator)) + item;
-    return out;
-}
-
-const std::string *refusal_code(const DnsAnswer &answer) {
-    if (!answer.has_records())
-        return nullptr;
-    auto it = std::find_if(answer.records.begin(), answer.records.end(),
-                           [](const std::string &record) { return is_dnsbl_error_code(record); });
-    return it == answer.records.end() ? nullptr : &*it;
+    return {std::string(check_name), "dnsbl-listed", outcome, std::move(detail), {}};
 }
 
 // Runs once per A answer of one query name, for every entry sharing it
@@ -55,7 +29,7 @@ void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
     const std::string &zone = all[first].zone;
     if (answer.is_error())
         return; // logged once by the session's lookups; counted as not listed
-    if (const auto *code = refusal_code(answer)) {
+    if (const auto *code = dnsbl_refusal_code(answer)) {
         log_warning("dnsbl " + zone + ": the list refused the query for " + name + " (" + *code +
                     "), a list error, counted as not listed");
         return;
@@ -78,7 +52,7 @@ void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
 }
 
 std::string describe(const DnsblListing &listing) {
-    return listing.zone + " " + join(listing.codes, ",") + " *" + format_number(listing.weight);
+    return listing.zone + " " + join_items(listing.codes, ",") + " *" + format_weight(listing.weight);
 }
 
 class DnsblCheck final : public Check {
@@ -132,15 +106,15 @@ class DnsblCheck final : public Check {
             if (listing.weight > 0 && (!top || listing.weight > top->weight))
                 top = &listing;
         }
-        const std::string score = format_number(report.score);
-        const std::string threshold = format_number(context.config.dnsbl_threshold);
+        const std::string score = format_weight(report.score);
+        const std::string threshold = format_weight(context.config.dnsbl_threshold);
         std::string problems;
         if (!report.problems.empty())
-            problems = "; not counted: " + join(report.problems, ", ");
+            problems = "; not counted: " + join_items(report.problems, ", ");
 
         if (top && report.score >= context.config.dnsbl_threshold) {
             auto result =
-                make_result(Outcome::fail, "listed: " + join(listed, ", ") + "; score " + score +
+                make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; score " + score +
                                                " >= threshold " + threshold + problems);
             result.vars["dnsbl_zone"] = top->zone;
             result.vars["dnsbl_txt"] = top->txt.substr(
@@ -149,7 +123,7 @@ class DnsblCheck final : public Check {
             return {result};
         }
         const std::string listings =
-            listed.empty() ? "not listed" : "listed: " + join(listed, ", ");
+            listed.empty() ? "not listed" : "listed: " + join_items(listed, ", ");
         return {make_result(Outcome::pass, listings + "; score " + score + " below threshold " +
                                                threshold + problems)};
     }
@@ -159,6 +133,27 @@ class DnsblCheck final : public Check {
 
 std::string dnsbl_query_name(const IpAddress &client, const DnsblZone &zone) {
     return client.unmapped().reversed() + "." + zone.zone;
+}
+
+const std::string *dnsbl_refusal_code(const DnsAnswer &answer) {
+    if (!answer.has_records())
+        return nullptr;
+    auto it = std::find_if(answer.records.begin(), answer.records.end(),
+                           [](const std::string &record) { return is_dnsbl_error_code(record); });
+    return it == answer.records.end() ? nullptr : &*it;
+}
+
+std::string format_weight(double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+}
+
+std::string join_items(const std::vector<std::string> &items, std::string_view separator) {
+    std::string out;
+    for (const auto &item : items)
+        out += (out.empty() ? "" : std::string(separator)) + item;
+    return out;
 }
 
 bool is_dnsbl_error_code(std::string_view address) {
@@ -182,7 +177,7 @@ DnsblReport read_dnsbl(const CheckContext &context) {
             report.problems.push_back(entry.zone + " " + std::string(to_string(answer.status)));
             continue;
         }
-        if (const auto *code = refusal_code(answer)) {
+        if (const auto *code = dnsbl_refusal_code(answer)) {
             report.problems.push_back(entry.zone + " refused the query (" + *code + ")");
             continue;
         }
@@ -199,7 +194,7 @@ DnsblReport read_dnsbl(const CheckContext &context) {
         listing.weight = entry.weight;
         const auto &txt = context.lookups.get(name, DnsType::TXT);
         if (txt.has_records())
-            listing.txt = join(txt.records, "; ");
+            listing.txt = join_items(txt.records, "; ");
         report.score += listing.weight;
         report.listings.push_back(std::move(listing));
     }

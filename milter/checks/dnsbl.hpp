@@ -39,6 +39,11 @@ std::string dnsbl_query_name(const IpAddress &client, const DnsblZone &zone);
 
 // Is this A record a list error code (127.255.255.0/24) rather than a listing?
 bool is_dnsbl_error_code(std::string_view address);
+// The first list error code in an answer, or null: shared with the RHSBL check.
+const std::string *dnsbl_refusal_code(const DnsAnswer &answer);
+// For detail lines of the DNSBL and RHSBL checks: "3", "-0.5"; "a, b".
+std::string format_weight(double value);
+std::string join_items(const std::vector<std::string> &items, std::string_view separator);
 
 // Reads the completed lookups of every configured zone.
 DnsblReport read_dnsbl(const CheckContext &context);

@@ -36,25 +36,7 @@ struct Candidate {
 };
 
 CheckResult make_result(Outcome outcome, std::string detail) {
-    CheckResult result;
-    result.check = std::string(check_name);
-    result.rule = "rhsbl-listed";
-    result.outcome = outcome;
-    result.detail = std::move(detail);
-    return result;
-}
-
-std::string format_number(double value) {
-    std::ostringstream out;
-    out << value;
-    return out.str();
-}
-
-std::string join(const std::vector<std::string> &items, std::string_view separator) {
-    std::string out;
-    for (const auto &item : items)
-        out += (out.empty() ? "" : std::string(separator)) + item;
-    return out;
+    return {std::string(check_name), "rhsbl-listed", outcome, std::move(detail), {}};
 }
 
 // A fully qualified host name as compared, or "".
@@ -104,20 +86,12 @@ std::vector<Candidate> all_candidates(const CheckContext &context) {
     return candidates;
 }
 
-const std::string *refusal_code(const DnsAnswer &answer) {
-    if (!answer.has_records())
-        return nullptr;
-    auto it = std::find_if(answer.records.begin(), answer.records.end(),
-                           [](const std::string &record) { return is_dnsbl_error_code(record); });
-    return it == answer.records.end() ? nullptr : &*it;
-}
-
 // Runs once per A answer of one query name, for every entry sharing it.
 void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
                     const std::vector<DnsblZone> &entries, const DnsAnswer &answer) {
     if (answer.is_error() || !answer.has_records())
         return; // errors are logged once by the session's lookups
-    if (const auto *code = refusal_code(answer)) {
+    if (const auto *code = dnsbl_refusal_code(answer)) {
         log_warning("rhsbl " + entries.front().zone + ": the list refused the query for " +
                     log_safe(name) + " (" + *code + "), a list error, counted as not listed");
         return;
@@ -223,7 +197,7 @@ class RhsblCheck final : public Check {
                                        " for " + candidate.domain);
                     continue;
                 }
-                if (const auto *code = refusal_code(answer)) {
+                if (const auto *code = dnsbl_refusal_code(answer)) {
                     problems.push_back(entry.zone + " refused the query (" + *code + ")");
                     continue;
                 }
@@ -237,7 +211,7 @@ class RhsblCheck final : public Check {
                     continue;
                 const auto &txt = context.lookups.get(name, DnsType::TXT);
                 if (txt.has_records())
-                    listing.txt = join(txt.records, "; ");
+                    listing.txt = join_items(txt.records, "; ");
                 score += entry.weight;
                 listings.push_back(std::move(listing));
                 break; // an entry counts once
@@ -250,33 +224,33 @@ class RhsblCheck final : public Check {
         std::vector<std::string> listed;
         for (const auto &listing : listings) {
             listed.push_back(listing.entry->zone + " (" + listing.candidate->source + " " +
-                             log_safe(listing.candidate->domain) + ") " + join(listing.codes, ",") +
-                             " *" + format_number(listing.entry->weight));
+                             log_safe(listing.candidate->domain) + ") " + join_items(listing.codes, ",") +
+                             " *" + format_weight(listing.entry->weight));
             if (listing.entry->weight > 0 && (!top || listing.entry->weight > top->entry->weight))
                 top = &listing;
         }
         std::vector<std::string> asked;
         for (const auto &candidate : candidates)
             asked.push_back(candidate.source + " " + log_safe(candidate.domain));
-        const std::string totals = "score " + format_number(score);
-        const std::string threshold = format_number(config.rhsbl_threshold);
+        const std::string totals = "score " + format_weight(score);
+        const std::string threshold = format_weight(config.rhsbl_threshold);
         const std::string not_counted =
-            problems.empty() ? "" : "; not counted: " + join(problems, ", ");
+            problems.empty() ? "" : "; not counted: " + join_items(problems, ", ");
 
         if (top && score >= config.rhsbl_threshold) {
             auto result =
-                make_result(Outcome::fail, "listed: " + join(listed, ", ") + "; " + totals +
+                make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; " + totals +
                                                " >= threshold " + threshold + not_counted);
             result.vars["rhsbl_zone"] = top->entry->zone;
             result.vars["rhsbl_domain"] = top->candidate->domain;
             result.vars["rhsbl_source"] = top->candidate->source;
             result.vars["rhsbl_txt"] = top->txt.substr(
                 0, std::min<std::size_t>(top->txt.size(), config.dnsbl_txt_max_length));
-            result.vars["rhsbl_score"] = format_number(score);
+            result.vars["rhsbl_score"] = format_weight(score);
             return {result};
         }
-        const std::string found = listed.empty() ? "not listed (" + join(asked, ", ") + ")"
-                                                 : "listed: " + join(listed, ", ");
+        const std::string found = listed.empty() ? "not listed (" + join_items(asked, ", ") + ")"
+                                                 : "listed: " + join_items(listed, ", ");
         return {make_result(Outcome::pass,
                             found + "; " + totals + " below threshold " + threshold + not_counted)};
     }
