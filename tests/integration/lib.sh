@@ -67,18 +67,20 @@ for port in map(int, sys.argv[1:]):
 EOF
 }
 
-# Five consecutive free ports: SMTP, nsd, a DNS black hole, a closed port,
-# the nsd serving RFC 7208 suite scenarios (spf_cases.sh).
+# Six consecutive free ports: SMTP, nsd, a DNS black hole, a closed port,
+# the nsd serving RFC 7208 suite scenarios and the relay in front of it
+# that keeps silent for the scenario's TIMEOUT names (spf_cases.sh).
 pick_ports() {
     local base _
     for _ in $(seq 1 50); do
         base=${PORTCULLIS_IT_PORT_BASE:-$((20000 + (RANDOM % 3000) * 10))}
-        if ports_free "$base" $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)); then
+        if ports_free "$base" $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)) $((base + 5)); then
             SMTP_PORT=$base
             DNS_PORT=$((base + 1))
             BLACKHOLE_PORT=$((base + 2))
             CLOSED_PORT=$((base + 3))
             SUITE_DNS_PORT=$((base + 4))
+            SUITE_RELAY_PORT=$((base + 5))
             return 0
         fi
         [ -n "${PORTCULLIS_IT_PORT_BASE:-}" ] && break
@@ -249,6 +251,19 @@ stop_suite_nsd() {
     stop_nsd_tree "$SUITE_NSD_PID"
     SUITE_NSD_PID=""
 }
+
+# The relay on SUITE_RELAY_PORT in front of the suite nsd: silent for the
+# TIMEOUT names of TIMEOUTS_FILE (dns_timeouts.py), the rest passed on.
+SUITE_RELAY_PID=""
+start_suite_relay() {
+    local timeouts=$1
+    stop_suite_relay
+    "$PYTHON" "$HERE/dns_timeouts.py" "$SUITE_RELAY_PORT" "$SUITE_DNS_PORT" "$timeouts" \
+        >"$WORK/nsd-suite/relay.log" 2>&1 &
+    SUITE_RELAY_PID=$!
+    wait_until 10 grep -q '^listening' "$WORK/nsd-suite/relay.log"
+}
+stop_suite_relay() { stop_pid "$SUITE_RELAY_PID" 5; SUITE_RELAY_PID=""; }
 
 # A UDP and TCP listener on BLACKHOLE_PORT that reads queries and never answers.
 BLACKHOLE_PID=""
@@ -601,6 +616,7 @@ cleanup() {
     stop_milter
     stop_postfix
     stop_blackhole
+    stop_suite_relay
     stop_suite_nsd
     stop_nsd
     if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then

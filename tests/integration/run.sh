@@ -6,7 +6,7 @@
 #   BUILD_DIR/milter/portcullis is the milter under test. CASE_REGEX, if
 #   given, runs only the cases whose names match (bash regex).
 # Environment: PORTCULLIS_IT_KEEP=1 keeps the temporary directory (configs,
-#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+4.
+#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+5.
 #
 # Needs root and the Debian packages postfix, swaks, miltertest, nsd,
 # dnsutils, python3-yaml. Everything runs on 127.0.0.1 under a temporary

@@ -10,10 +10,11 @@
 # times out), spf-timeout.test (asked of the DNS black hole: every lookup
 # times out), nullmx.test (MX 0 .), no-such-sender.test (NXDOMAIN).
 #
-# The spf-suite-* cases serve scenarios of the RFC 7208 conformance suite
-# (tests/spf/rfc7208-tests.yml) from a second nsd, one scenario at a time
-# (their names overlap), and check `portcullis spf` through the real
-# libunbound path against each test (spf_suite.py).
+# The spf-suite-* cases serve every scenario of the RFC 7208 conformance
+# suite (tests/spf/rfc7208-tests.yml) from a second nsd, one scenario at a
+# time (their names overlap), behind a relay that keeps silent for the
+# scenario's TIMEOUT names (dns_timeouts.py), and check `portcullis spf`
+# through the real libunbound path against each test (spf_suite.py).
 
 SPF_SUITE=$SOURCE_ROOT/tests/spf/rfc7208-tests.yml
 GOOD_IP=192.0.2.10
@@ -303,7 +304,7 @@ spf_suite_case() {
     out=$WORK/transcripts/spf-suite-$slug
     mkdir -p "$dir"
     if ! "$PYTHON" "$HERE/spf_suite.py" zone "$SPF_SUITE" "$description" "$dir" \
-        "$BLACKHOLE_PORT" >"$out.zone" 2>&1; then
+        >"$out.zone" 2>&1; then
         note "    could not serve scenario '$description' (python3-yaml installed?):"
         note_file "$out.zone"
         return 1
@@ -315,8 +316,14 @@ spf_suite_case() {
         stop_suite_nsd
         return 1
     fi
+    if ! start_suite_relay "$dir/timeouts.txt"; then
+        note "    the relay for the TIMEOUT names did not start:"
+        note_file "$WORK/nsd-suite/relay.log"
+        stop_suite_nsd
+        return 1
+    fi
     write_milter_config "$dir/portcullis.conf" "$WORK/milter/unused.sock" enforce \
-        "$SUITE_DNS_PORT" "$dir/unbound.conf"
+        "$SUITE_RELAY_PORT" "$dir/unbound.conf"
     # The suite's driver conventions: its tests expect "DEFAULT" where the
     # default explanation applies, and %{r} = receiver.example.
     printf '%s\n' '[spf]' 'default-explanation = DEFAULT' 'receiver = receiver.example' \
@@ -324,6 +331,7 @@ spf_suite_case() {
     "$PYTHON" "$HERE/spf_suite.py" run "$dir" "$MILTER_BIN" "$dir/portcullis.conf" \
         >"$out" 2>&1
     status=$?
+    stop_suite_relay
     stop_suite_nsd
     if [ "$status" -eq 0 ] && grep -q '^DONE .* 0 failed$' "$out"; then
         return 0
@@ -334,6 +342,14 @@ spf_suite_case() {
     return 1
 }
 
+case_spf_suite_initial() { spf_suite_case initial "Initial processing"; }
+case_spf_suite_record_lookup() { spf_suite_case record-lookup "Record lookup"; }
+case_spf_suite_record_evaluation() { spf_suite_case record-evaluation "Record evaluation"; }
+case_spf_suite_all() { spf_suite_case all "ALL mechanism syntax"; }
+case_spf_suite_a() { spf_suite_case a "A mechanism syntax"; }
+case_spf_suite_ip4() { spf_suite_case ip4 "IP4 mechanism syntax"; }
+case_spf_suite_ip6() { spf_suite_case ip6 "IP6 mechanism syntax"; }
+case_spf_suite_bugs() { spf_suite_case bugs "Test cases from implementation bugs"; }
 case_spf_suite_include() { spf_suite_case include "Include mechanism semantics and syntax"; }
 case_spf_suite_mx() { spf_suite_case mx "MX mechanism syntax"; }
 case_spf_suite_ptr() { spf_suite_case ptr "PTR mechanism syntax"; }
@@ -358,12 +374,20 @@ run_spf_cases() {
     run_case spf-cli-help case_spf_cli_help
     run_case spf-cli-harness-zones case_spf_cli_harness_zones
     run_case spf-check-cli-shows-spf case_spf_check_cli_shows_spf
+    run_case spf-suite-initial case_spf_suite_initial
+    run_case spf-suite-record-lookup case_spf_suite_record_lookup
+    run_case spf-suite-selecting case_spf_suite_selecting
+    run_case spf-suite-record-evaluation case_spf_suite_record_evaluation
+    run_case spf-suite-all case_spf_suite_all
+    run_case spf-suite-ptr case_spf_suite_ptr
+    run_case spf-suite-a case_spf_suite_a
     run_case spf-suite-include case_spf_suite_include
     run_case spf-suite-mx case_spf_suite_mx
-    run_case spf-suite-ptr case_spf_suite_ptr
     run_case spf-suite-exists case_spf_suite_exists
-    run_case spf-suite-macros case_spf_suite_macros
+    run_case spf-suite-ip4 case_spf_suite_ip4
+    run_case spf-suite-ip6 case_spf_suite_ip6
     run_case spf-suite-exp-modifiers case_spf_suite_exp_modifiers
+    run_case spf-suite-macros case_spf_suite_macros
     run_case spf-suite-limits case_spf_suite_limits
-    run_case spf-suite-selecting case_spf_suite_selecting
+    run_case spf-suite-bugs case_spf_suite_bugs
 }

@@ -4,12 +4,12 @@ zonedata from nsd and check `portcullis spf` against its tests.
 
   spf_suite.py list SUITE
       the scenarios: index, number of tests, description
-  spf_suite.py zone SUITE DESCRIPTION OUTDIR BLACKHOLE_PORT
+  spf_suite.py zone SUITE DESCRIPTION OUTDIR
       writes OUTDIR/root.zone (the zonedata as one root zone, for an nsd
       that the resolver forwards everything to), OUTDIR/unbound.conf
-      (default local zones lifted; each TIMEOUT name forwarded to the DNS
-      black hole on 127.0.0.1@BLACKHOLE_PORT, so that it really times out)
-      and OUTDIR/tests.json
+      (default local zones lifted), OUTDIR/timeouts.txt (for
+      dns_timeouts.py, the relay in front of nsd that keeps silent for
+      the TIMEOUT names) and OUTDIR/tests.json
   spf_suite.py run OUTDIR PORTCULLIS CONFIG
       runs `PORTCULLIS spf --ip HOST --sender MAILFROM --helo HELO --json
       -c CONFIG` for every test; prints "ok NAME" or "FAIL NAME: why" per
@@ -17,8 +17,8 @@ zonedata from nsd and check `portcullis spf` against its tests.
 
 Driver conventions of the suite (see /work/shared/docs/FACTS.md): an SPF
 record also serves as TXT unless the name has TXT records of its own, and
-"TXT: NONE" suppresses that; TIMEOUT makes the name time out (only names
-with no other records are supported: a forward-zone cannot split types).
+"TXT: NONE" suppresses that; TIMEOUT makes every type of the name that
+has no records time out (dns_timeouts.py, from timeouts.txt).
 A result list means any of them is accepted. An expected explanation of
 "DEFAULT" is the default explanation: the configuration given to `run`
 must set it to that text (spf.default-explanation), as the suite's
@@ -126,10 +126,13 @@ def txt_rdata(value):
                 else:
                     text.append("\\%03d" % byte)
             strings.append('"' + "".join(text) + '"')
-    return " ".join(strings)
+    # A record of no strings at all (the suite's "SPF: [ ]") has no
+    # presentation form; one empty string is the same text.
+    return " ".join(strings) or '""'
 
 
-def write_zone(scenario, outdir, blackhole_port):
+
+def write_zone(scenario, outdir):
     zonedata = scenario.get("zonedata") or {}
     records = []   # (owner, type, rdata)
     timeouts = []
@@ -165,10 +168,12 @@ def write_zone(scenario, outdir, blackhole_port):
             txt = list(spf)
         rrs = [("TXT", r) for r in txt] + [("SPF", r) for r in spf] + other
         if timeout:
-            if rrs:
-                problems.append("%s: TIMEOUT beside records cannot be served" % name)
-            timeouts.append(owner)
-            continue
+            # The types that still answer; a CNAME answers every type.
+            answering = {rtype for rtype, _ in rrs}
+            if "CNAME" in answering:
+                answering = set()
+            else:
+                timeouts.append((owner, sorted(answering)))
         seen = set()
         for rtype, rdata in rrs:
             # identical records in one RRset are one record in DNS
@@ -191,9 +196,9 @@ def write_zone(scenario, outdir, blackhole_port):
         f.write("server:\n    do-not-query-localhost: no\n")
         for zone in default_local_zones():
             f.write('    local-zone: "%s" nodefault\n' % zone)
-        for owner in timeouts:
-            f.write('forward-zone:\n    name: "%s"\n    forward-addr: 127.0.0.1@%d\n'
-                    % (owner, blackhole_port))
+    with open(os.path.join(outdir, "timeouts.txt"), "w", encoding="ascii") as f:
+        for owner, answering in timeouts:
+            f.write(" ".join([owner.lower()] + answering) + "\n")
     tests = []
     for test_name, test in (scenario.get("tests") or {}).items():
         result = test["result"]
@@ -207,7 +212,8 @@ def write_zone(scenario, outdir, blackhole_port):
             "explanation": test.get("explanation"),
         })
     with open(os.path.join(outdir, "tests.json"), "w", encoding="utf-8") as f:
-        json.dump({"tests": tests, "timeouts": timeouts, "problems": problems}, f, indent=1)
+        json.dump({"tests": tests, "timeouts": [owner for owner, _ in timeouts],
+                   "problems": problems}, f, indent=1)
     print("zone: %d records, %d timeout names, %d tests"
           % (len(records), len(timeouts), len(tests)))
     for problem in problems:
@@ -298,9 +304,9 @@ def main(argv):
             print("%d\t%d\t%s" % (i, len(scenario.get("tests") or {}),
                                   scenario.get("description")))
         return 0
-    if len(argv) == 6 and argv[1] == "zone":
+    if len(argv) == 5 and argv[1] == "zone":
         scenario = find_scenario(load_suite(argv[2]), argv[3])
-        return write_zone(scenario, argv[4], int(argv[5]))
+        return write_zone(scenario, argv[4])
     if len(argv) == 5 and argv[1] == "run":
         return run_tests(argv[2], argv[3], argv[4])
     sys.stderr.write(__doc__)
