@@ -3,8 +3,8 @@
 
     report.py RESULTS_DIR [--build BUILD_DIR]
 
-Reads warm.json, cold.json, hold.json (written by milter-load) and
-e2e.tsv (written by scripts/bench), prints the figures, the machine they
+Reads warm.json, cold.json, hold.json (written by milter-load),
+e2e.tsv (written by scripts/bench) and spf.json (bench/spf_bench.py), prints the figures, the machine they
 came from and each target as met or missed. Exit status 1 when a
 correctness check failed (driver errors, or decision counts that
 disagree with portcullis' log); a missed performance target is reported,
@@ -125,6 +125,52 @@ def correctness_of(name, data, checks):
                 f"{refused} refused sessions counted as refusals, not errors")
 
 
+def spf_report(spf, out, checks):
+    totals, rates, cpu = spf["totals"], spf["rates"], spf["cpu_us"]
+    theirs = rates["spfquery"]
+    out.append(f"5. SPF, warm cache: the RFC 7208 suite's records, {len(spf['scenarios'])} scenarios "
+               f"served one at a time by nsd; {totals['kept']} of {totals['tests']} tests (left out: "
+               f"those meeting a TIMEOUT name, {totals['tests'] - totals['usable']} with blanks in "
+               f"an argument); one evaluation at a time; evaluations/s over one pass of the kept tests")
+    out.append(f"   {'':<34}{'eval/s':>9}{'ratio':>7}{'CPU us/eval':>13}   agrees with the suite")
+    rows = (("portcullis, its resolver stack", "portcullis_live", totals["agree_portcullis"]),
+            ("portcullis, answers from memory", "portcullis_memory", None),
+            (f"spfquery (libspf2 {spf.get('spfquery_version', '?')})", "spfquery",
+             totals["agree_spfquery"]))
+    for label, name, agree in rows:
+        ratio = rates[name] / theirs if theirs else 0
+        agree_text = f"{agree}/{totals['kept']}" if agree is not None else ""
+        out.append(f"   {label:<34}{rates[name]:>9.0f}{ratio:>7.2f}{cpu[name]:>13.1f}   {agree_text}")
+    per_scenario = []
+    for row in spf["scenarios"]:
+        if "spfquery" not in row:
+            continue
+        ours = row["portcullis_live"]["evaluations"] / row["portcullis_live"]["seconds"]
+        libspf2 = row["spfquery"]["evaluations"] / row["spfquery"]["seconds"]
+        per_scenario.append(f"{row['scenario']} {ours / 1000:.0f}k/{libspf2 / 1000:.0f}k")
+    out.append("   per scenario, portcullis/spfquery eval/s: " + "; ".join(per_scenario))
+    ratios = sorted(r["portcullis_live"]["evaluations"] / r["portcullis_live"]["seconds"] /
+                    (r["spfquery"]["evaluations"] / r["spfquery"]["seconds"])
+                    for r in spf["scenarios"] if "spfquery" in r)
+    if ratios:
+        out.append(f"   portcullis/spfquery per scenario: median {statistics.median(ratios):.2f}, "
+                   f"from {ratios[0]:.2f} to {ratios[-1]:.2f}")
+    datagrams = spf.get("spfquery_udp_datagrams", 0)
+    evaluations = spf["parts"]["spfquery"]["evaluations"]
+    out.append(f"   spfquery's timed runs still sent {datagrams} DNS datagrams "
+               f"({datagrams / evaluations if evaluations else 0:.3f} per evaluation): "
+               f"libspf2 caches a negative answer with a TTL of 0 (spfquery -debug shows it), so "
+               f"it asks again every time")
+    changed = sum(row[name]["changed_results"] for row in spf["scenarios"]
+                  for name in ("portcullis_live", "portcullis_memory") if name in row)
+    checks.correctness(totals["agree_portcullis"] == totals["kept"] and changed == 0,
+                       f"SPF: portcullis agrees with the suite on {totals['agree_portcullis']} of "
+                       f"{totals['kept']} timed tests; {changed} results changed while timed")
+    checks.lines.append(f"  [info] SPF, warm cache: portcullis {rates['portcullis_live']:.0f} "
+                        f"evaluations/s, {rates['portcullis_live'] / theirs if theirs else 0:.2f} x "
+                        f"spfquery's {theirs:.0f} on the same records")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("results")
@@ -227,6 +273,13 @@ def main():
         checks.target(ratio >= 0.90, f"end to end, unix socket: Postfix + portcullis at {ratio:.2f} "
                       f"of Postfix + null filter (target >= 0.90)")
     checks.correctness(refused == 0, f"end to end: {refused} smtp-source complaints (all mail accepted)")
+    out.append("")
+
+    spf_path = os.path.join(args.results, "spf.json")
+    if os.path.exists(spf_path):
+        spf_report(load(spf_path), out, checks)
+    else:
+        checks.correctness(False, "SPF: no results (see spf.out)")
     out.append("")
     out.append("Targets and checks")
     out.extend(checks.lines)
