@@ -1,9 +1,11 @@
 // The asynchronous driver of check_host(). An Evaluation keeps the answers
-// it has seen; each time one arrives it runs a new pass (evaluator.hpp)
-// from the start, and starts whatever lookups that pass lists. One pass
-// runs at a time: an answer arriving during a pass (from another thread,
-// or synchronously from inside Lookups::start) only marks the evaluation
-// dirty, and the running driver loops. The lookups' continuations hold the
+// it has seen; each time one that the last pass waited for arrives, it
+// runs a new pass (evaluator.hpp) from the start, and starts whatever
+// lookups that pass lists. A prefetched answer is only kept: the pass it
+// serves runs when a needed one comes. One pass runs at a time: a needed
+// answer arriving during a pass (from another thread, or synchronously
+// from inside Lookups::start) only marks the evaluation dirty, and the
+// running driver loops. The lookups' continuations hold the
 // Evaluation; the Evaluation holds the Lookups only weakly (or strongly
 // when it made them itself), so a session that goes away takes its
 // pending SPF evaluations with it.
@@ -42,10 +44,13 @@ class Evaluation : public std::enable_shared_from_this<Evaluation> {
         if (finished_)
             return;
         answers_.insert_or_assign(key, answer);
+        const bool needed = waiting_.contains(key);
         if (running_) {
-            dirty_ = true;
+            dirty_ = dirty_ || needed;
             return;
         }
+        if (!needed)
+            return;
         running_ = true;
         drive(lock);
     }
@@ -56,18 +61,20 @@ class Evaluation : public std::enable_shared_from_this<Evaluation> {
     void drive(std::unique_lock<std::mutex> &lock) {
         while (true) {
             dirty_ = false;
-            auto outcome = spf::evaluate_pass(request_, options_, answers_);
+            auto outcome = spf::evaluate_pass(request_, options_, answers_, records_);
             if (outcome.result) {
                 finished_ = true;
                 running_ = false;
                 auto done = std::move(done_);
                 auto owned = std::move(owned_lookups_);
                 answers_.clear();
+                records_ = spf::RecordCache();
                 lock.unlock();
                 if (done)
                     done(std::move(*outcome.result));
                 return; // `owned` goes here, outside the lock
             }
+            waiting_ = std::set<spf::LookupKey>(outcome.needed.begin(), outcome.needed.end());
             std::vector<spf::LookupKey> fresh;
             for (auto *list : {&outcome.needed, &outcome.prefetch})
                 for (auto &key : *list)
@@ -104,7 +111,9 @@ class Evaluation : public std::enable_shared_from_this<Evaluation> {
 
     std::mutex mutex_;
     spf::AnswerCache answers_;
+    spf::RecordCache records_;
     std::set<spf::LookupKey> started_;
+    std::set<spf::LookupKey> waiting_; // the `needed` of the last pass
     bool running_ = false;
     bool dirty_ = false;
     bool finished_ = false;

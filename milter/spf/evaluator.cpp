@@ -89,8 +89,9 @@ std::string quoted(const std::string &term) {
     return term.size() <= max_quoted_term ? term : term.substr(0, max_quoted_term) + "...";
 }
 
-Pass::Pass(const SpfRequest &request, const SpfOptions &options, const AnswerCache &answers)
-    : options_(options), answers_(answers), client_(request.client.unmapped()),
+Pass::Pass(const SpfRequest &request, const SpfOptions &options, const AnswerCache &answers,
+           RecordCache &records)
+    : options_(options), answers_(answers), records_(records), client_(request.client.unmapped()),
       address_type_(client_.is_v4() ? DnsType::A : DnsType::AAAA),
       domain_(request.domain.ends_with('.') ? request.domain.substr(0, request.domain.size() - 1)
                                             : request.domain) {
@@ -236,7 +237,7 @@ HostResult Pass::check_host(const std::string &domain) {
         host.problem = std::to_string(records.size()) + " SPF records at " + name;
         return host;
     }
-    auto parse = parse_record(*records.front());
+    const auto &parse = records_.parse(*records.front());
     if (!parse.record) {
         host.code = Code::permerror;
         host.problem = "SPF record of " + name + ": " + parse.error;
@@ -378,9 +379,16 @@ Match Pass::include(const Mechanism &mechanism, const std::string &domain) {
 
 } // namespace detail
 
+const RecordParse &RecordCache::parse(const std::string &text) {
+    const auto found = parsed_.find(text);
+    if (found != parsed_.end())
+        return found->second;
+    return parsed_.emplace(text, parse_record(text)).first->second;
+}
+
 PassOutcome evaluate_pass(const SpfRequest &request, const SpfOptions &options,
-                          const AnswerCache &answers) {
-    return detail::Pass(request, options, answers).run();
+                          const AnswerCache &answers, RecordCache &records) {
+    return detail::Pass(request, options, answers, records).run();
 }
 
 } // namespace portcullis::spf

@@ -10,12 +10,14 @@
 #pragma once
 
 #include "core/dns.hpp"
+#include "spf/record.hpp"
 #include "spf/spf.hpp"
 
 #include <compare>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace portcullis::spf {
@@ -34,8 +36,20 @@ struct PassOutcome {
     std::vector<LookupKey> prefetch; // and answers later terms may need
 };
 
+// The records one evaluation has parsed, by their text: every pass walks
+// the same records again, and parsing them was the largest part of a pass.
+// Parsing is a pure function of the text, so a cached parse is the parse.
+class RecordCache {
+  public:
+    const RecordParse &parse(const std::string &text);
+
+  private:
+    std::unordered_map<std::string, RecordParse> parsed_; // references stay valid
+};
+
 // `options.timestamp` must be set: passes of one evaluation agree on %{t}.
+// `records` is the evaluation's own, used by one pass at a time.
 PassOutcome evaluate_pass(const SpfRequest &request, const SpfOptions &options,
-                          const AnswerCache &answers);
+                          const AnswerCache &answers, RecordCache &records);
 
 } // namespace portcullis::spf

@@ -54,7 +54,8 @@ std::string quoted(const std::string &term);
 
 class Pass {
   public:
-    Pass(const SpfRequest &request, const SpfOptions &options, const AnswerCache &answers);
+    Pass(const SpfRequest &request, const SpfOptions &options, const AnswerCache &answers,
+         RecordCache &records);
     PassOutcome run();
 
   private:
@@ -95,6 +96,7 @@ class Pass {
 
     const SpfOptions &options_;
     const AnswerCache &answers_;
+    RecordCache &records_;
     const IpAddress client_;
     const DnsType address_type_;
     const std::string domain_; // the <domain> of the request, without a trailing dot

@@ -106,7 +106,7 @@ void Pass::prefetch_host(const std::string &target, unsigned depth) {
     }
     if (!found)
         return;
-    const auto parse = parse_record(*found);
+    const auto &parse = records_.parse(*found);
     if (parse.record)
         prefetch_rest(*parse.record, 0, target, depth + 1);
 }
