@@ -80,7 +80,8 @@ start_dns_world() {
     remember_pid $!
     NSD_PID=$!
     wait_for 20 dns_answers "$nsd_port" || { cat "$WORK/dns/nsd.out" >&2; return 1; }
-    "$PYTHON" "$BENCH_DIR/dns_delay.py" "$delay_port" "$nsd_port" "$delay_ms" >"$WORK/dns/delay.out" 2>&1 &
+    "$PYTHON" "$SOURCE_ROOT/tests/integration/dns_relay.py" "$delay_port" "$nsd_port" \
+        --delay-ms "$delay_ms" >"$WORK/dns/delay.out" 2>&1 &
     remember_pid $!
     wait_for 10 grep -q '^listening' "$WORK/dns/delay.out" || { cat "$WORK/dns/delay.out" >&2; return 1; }
 }

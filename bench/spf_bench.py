@@ -15,7 +15,7 @@ It refuses to run where any interface but lo exists.
 Per scenario of the suite (their names overlap, so one at a time):
   1. the zonedata as one root zone (tests/integration/spf_suite.py), nsd;
      portcullis asks it through the relay that keeps silent for the
-     suite's TIMEOUT names (tests/integration/dns_timeouts.py), spfquery
+     suite's TIMEOUT names (tests/integration/dns_relay.py --silent), spfquery
      asks nsd itself (it only ever sees the tests kept below);
   2. spf-rate: every test once (warm-up; a test that met a DNS error, i.e.
      a TIMEOUT name, is left out of the timed runs: it would time the
@@ -73,32 +73,8 @@ def alone_in_namespace():
     return names == ["lo"]
 
 
-def start_nsd(directory, zonefile):
-    conf = os.path.join(directory, "nsd.conf")
-    with open(conf, "w") as out:
-        out.write(f"""server:
-    ip-address: 127.0.0.1@{RESOLV_PORT}
-    port: {RESOLV_PORT}
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    database: ""
-    zonelistfile: "{directory}/zone.list"
-    xfrdfile: "{directory}/xfrd.state"
-    xfrdir: "{directory}"
-    pidfile: "{directory}/nsd.pid"
-    logfile: "{directory}/nsd.log"
-    verbosity: 1
-    hide-version: yes
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "."
-    zonefile: "{zonefile}"
-""")
+def start_nsd(directory, zonefile, spf_suite):
+    conf = spf_suite.write_nsd_conf(directory, zonefile, RESOLV_PORT)
     subprocess.run(["nsd-checkconf", conf], check=True)
     nsd = subprocess.Popen(["nsd", "-d", "-c", conf], stdout=subprocess.DEVNULL,
                            stderr=open(os.path.join(directory, "nsd.out"), "w"),
@@ -226,10 +202,10 @@ def bench_scenario(index, scenario, args, spf_suite, spfquery):
     config = os.path.join(directory, "portcullis.conf")
     write_config(config, args.source_root, os.path.join(directory, "unbound.conf"))
 
-    nsd = start_nsd(directory, os.path.join(directory, "root.zone"))
+    nsd = start_nsd(directory, os.path.join(directory, "root.zone"), spf_suite)
     relay = subprocess.Popen(
-        [sys.executable, os.path.join(args.source_root, "tests", "integration", "dns_timeouts.py"),
-         str(RELAY_PORT), str(RESOLV_PORT), os.path.join(directory, "timeouts.txt")],
+        [sys.executable, os.path.join(args.source_root, "tests", "integration", "dns_relay.py"),
+         str(RELAY_PORT), str(RESOLV_PORT), "--silent", os.path.join(directory, "timeouts.txt")],
         stdout=open(os.path.join(directory, "relay.out"), "w"), start_new_session=True)
     try:
         wait_for_line(os.path.join(directory, "relay.out"), "listening")

@@ -220,28 +220,7 @@ start_suite_nsd() {
     stop_suite_nsd
     rm -rf "$dir"
     mkdir -p "$dir"
-    cat >"$dir/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$SUITE_DNS_PORT
-    port: $SUITE_DNS_PORT
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    database: ""
-    zonelistfile: "$dir/zone.list"
-    xfrdfile: "$dir/xfrd.state"
-    xfrdir: "$dir"
-    pidfile: "$dir/nsd.pid"
-    logfile: "$dir/nsd.log"
-    verbosity: 1
-    hide-version: yes
-remote-control:
-    control-enable: no
-zone:
-    name: "."
-    zonefile: "$zonefile"
-EOF
+    "$PYTHON" "$HERE/spf_suite.py" nsd-conf "$dir" "$zonefile" "$SUITE_DNS_PORT" || return 1
     nsd-checkconf "$dir/nsd.conf" >>"$dir/nsd.out" 2>&1 || return 1
     nsd -d -c "$dir/nsd.conf" >>"$dir/nsd.out" 2>&1 &
     SUITE_NSD_PID=$!
@@ -253,12 +232,12 @@ stop_suite_nsd() {
 }
 
 # The relay on SUITE_RELAY_PORT in front of the suite nsd: silent for the
-# TIMEOUT names of TIMEOUTS_FILE (dns_timeouts.py), the rest passed on.
+# TIMEOUT names of TIMEOUTS_FILE (dns_relay.py --silent), the rest passed on.
 SUITE_RELAY_PID=""
 start_suite_relay() {
     local timeouts=$1
     stop_suite_relay
-    "$PYTHON" "$HERE/dns_timeouts.py" "$SUITE_RELAY_PORT" "$SUITE_DNS_PORT" "$timeouts" \
+    "$PYTHON" "$HERE/dns_relay.py" "$SUITE_RELAY_PORT" "$SUITE_DNS_PORT" --silent "$timeouts" \
         >"$WORK/nsd-suite/relay.log" 2>&1 &
     SUITE_RELAY_PID=$!
     wait_until 10 grep -q '^listening' "$WORK/nsd-suite/relay.log"

@@ -13,7 +13,7 @@
 # The spf-suite-* cases serve every scenario of the RFC 7208 conformance
 # suite (tests/spf/rfc7208-tests.yml) from a second nsd, one scenario at a
 # time (their names overlap), behind a relay that keeps silent for the
-# scenario's TIMEOUT names (dns_timeouts.py), and check `portcullis spf`
+# scenario's TIMEOUT names (dns_relay.py --silent), and check `portcullis spf`
 # through the real libunbound path against each test (spf_suite.py).
 
 SPF_SUITE=$SOURCE_ROOT/tests/spf/rfc7208-tests.yml

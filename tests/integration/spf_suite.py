@@ -8,8 +8,11 @@ zonedata from nsd and check `portcullis spf` against its tests.
       writes OUTDIR/root.zone (the zonedata as one root zone, for an nsd
       that the resolver forwards everything to), OUTDIR/unbound.conf
       (default local zones lifted), OUTDIR/timeouts.txt (for
-      dns_timeouts.py, the relay in front of nsd that keeps silent for
+      dns_relay.py --silent, the relay in front of nsd that keeps silent for
       the TIMEOUT names) and OUTDIR/tests.json
+  spf_suite.py nsd-conf DIR ZONEFILE PORT
+      writes DIR/nsd.conf: nsd on 127.0.0.1@PORT serving ZONEFILE as the
+      root zone, its state and log in DIR
   spf_suite.py run OUTDIR PORTCULLIS CONFIG
       runs `PORTCULLIS spf --ip HOST --sender MAILFROM --helo HELO --json
       -c CONFIG` for every test; prints "ok NAME" or "FAIL NAME: why" per
@@ -18,7 +21,7 @@ zonedata from nsd and check `portcullis spf` against its tests.
 Driver conventions of the suite (see /work/shared/docs/FACTS.md): an SPF
 record also serves as TXT unless the name has TXT records of its own, and
 "TXT: NONE" suppresses that; TIMEOUT makes every type of the name that
-has no records time out (dns_timeouts.py, from timeouts.txt).
+has no records time out (dns_relay.py --silent timeouts.txt).
 A result list means any of them is accepted. An expected explanation of
 "DEFAULT" is the default explanation: the configuration given to `run`
 must set it to that text (spf.default-explanation), as the suite's
@@ -221,6 +224,37 @@ def write_zone(scenario, outdir):
     return 1 if problems else 0
 
 
+def write_nsd_conf(directory, zonefile, port):
+    """nsd serving one scenario's root zone on 127.0.0.1@port (no rate
+    limiting: the benchmark asks fast)."""
+    path = os.path.join(directory, "nsd.conf")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("""server:
+    ip-address: 127.0.0.1@{port}
+    port: {port}
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    database: ""
+    zonelistfile: "{dir}/zone.list"
+    xfrdfile: "{dir}/xfrd.state"
+    xfrdir: "{dir}"
+    pidfile: "{dir}/nsd.pid"
+    logfile: "{dir}/nsd.log"
+    verbosity: 1
+    hide-version: yes
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: "."
+    zonefile: "{zonefile}"
+""".format(port=port, dir=directory, zonefile=zonefile))
+    return path
+
+
 # --- running the tests ---------------------------------------------------
 
 def same_address(a, b):
@@ -307,6 +341,9 @@ def main(argv):
     if len(argv) == 5 and argv[1] == "zone":
         scenario = find_scenario(load_suite(argv[2]), argv[3])
         return write_zone(scenario, argv[4])
+    if len(argv) == 5 and argv[1] == "nsd-conf":
+        write_nsd_conf(argv[2], argv[3], int(argv[4]))
+        return 0
     if len(argv) == 5 and argv[1] == "run":
         return run_tests(argv[2], argv[3], argv[4])
     sys.stderr.write(__doc__)
