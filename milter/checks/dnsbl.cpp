@@ -17,6 +17,24 @@ namespace {
 
 constexpr std::string_view check_name = "dnsbl";
 
+constexpr std::string_view dnsbl_listed_text[] = {
+    "Client host ${client_addr} is listed at ${dnsbl_zone}: ${dnsbl_txt}",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "dnsbl-listed",
+     .stage = Stage::connect,
+     .default_action = "reject",
+     .summary = "the DNSBL/DNSWL weights reach dnsbl.threshold",
+     .help = "The address of your mail server is listed on a DNS block list this server "
+             "consults; the reply names the list and quotes its reason. Find out why on the "
+             "list's own web site, fix the cause (an infected host, an open relay, a "
+             "compromised account) and ask the list for removal.",
+     .text = dnsbl_listed_text,
+     .example = "score:4"},
+};
+
 CheckResult make_result(Outcome outcome, std::string detail) {
     return {std::string(check_name), "dnsbl-listed", outcome, std::move(detail), {}};
 }
@@ -59,11 +77,11 @@ class DnsblCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
     Stage stage() const override { return Stage::connect; }
+    std::span<const RuleSpec> rules() const override { return declared; }
 
     void prefetch(const CheckContext &context) const override {
-        if (!context.facts.client)
+        if (!context.identity.address)
             return;
-        const IpAddress client = context.facts.client->unmapped();
         // Entries of one zone share a lookup and a continuation, so that
         // a list error is logged once and the TXT asked once. The query
         // name is the same for two entries exactly when their zone is.
@@ -81,11 +99,10 @@ class DnsblCheck final : public Check {
         std::sort(firsts.begin(), firsts.end(),
                   [&](std::size_t a, std::size_t b) { return zones[a].zone < zones[b].zone; });
         const auto entries = std::make_shared<const std::vector<DnsblZone>>(zones);
-        const std::string prefix = client.reversed() + ".";
         // Weak: the continuation is stored inside the Lookups it refers to.
         std::weak_ptr<Lookups> weak = context.lookups.weak_from_this();
         for (const std::size_t first : firsts) {
-            std::string name = prefix + zones[first].zone;
+            std::string name = dnsbl_query_name(context.identity.reversed, zones[first]);
             context.lookups.start(name, DnsType::A,
                                   [weak, name, entries, first](const DnsAnswer &answer) {
                                       on_list_answer(weak, name, *entries, first, answer);
@@ -94,7 +111,7 @@ class DnsblCheck final : public Check {
     }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
-        if (!context.facts.client)
+        if (!context.identity.address)
             return {make_result(Outcome::skip, "no client IP address")};
         if (context.config.dnsbl_zones.empty())
             return {make_result(Outcome::skip, "no dnsbl.zone configured")};
@@ -131,8 +148,11 @@ class DnsblCheck final : public Check {
 
 } // namespace
 
-std::string dnsbl_query_name(const IpAddress &client, const DnsblZone &zone) {
-    return client.unmapped().reversed() + "." + zone.zone;
+std::string dnsbl_query_name(std::string_view reversed_client, const DnsblZone &zone) {
+    std::string name;
+    name.reserve(reversed_client.size() + 1 + zone.zone.size());
+    name.append(reversed_client).append(".").append(zone.zone);
+    return name;
 }
 
 const std::string *dnsbl_refusal_code(const DnsAnswer &answer) {
@@ -166,12 +186,10 @@ bool is_dnsbl_error_code(std::string_view address) {
 
 DnsblReport read_dnsbl(const CheckContext &context) {
     DnsblReport report;
-    if (!context.facts.client)
+    if (!context.identity.address)
         return report;
-    const IpAddress client = context.facts.client->unmapped();
-    const std::string prefix = client.reversed() + "."; // as dnsbl_query_name()
     for (const auto &entry : context.config.dnsbl_zones) {
-        const auto name = prefix + entry.zone;
+        const auto name = dnsbl_query_name(context.identity.reversed, entry);
         const auto &answer = context.lookups.get(name, DnsType::A);
         if (answer.is_error()) {
             report.problems.push_back(entry.zone + " " + std::string(to_string(answer.status)));

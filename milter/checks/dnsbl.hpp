@@ -34,8 +34,9 @@ struct DnsblReport {
     double score = 0;                   // the sum of the listings' weights
 };
 
-// "2.0.0.127.zen.example" or the 32-nibble form for IPv6.
-std::string dnsbl_query_name(const IpAddress &client, const DnsblZone &zone);
+// "2.0.0.127.zen.example" or the 32-nibble form for IPv6, from the
+// client's reversed address (ClientIdentity::reversed).
+std::string dnsbl_query_name(std::string_view reversed_client, const DnsblZone &zone);
 
 // Is this A record a list error code (127.255.255.0/24) rather than a listing?
 bool is_dnsbl_error_code(std::string_view address);

@@ -5,8 +5,6 @@
 // is an error; no PTR name at all is rdns-missing's business (skip).
 #include "checks/generic_rdns.hpp"
 
-#include "checks/check.hpp"
-#include "checks/reverse_dns.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
@@ -202,6 +200,30 @@ bool valid_token(std::string_view word) {
     });
 }
 
+constexpr std::string_view rdns_generic_text[] = {
+    "Client host ${client_addr} has a generic or dynamic reverse DNS name: ${detail}.",
+    "Mail servers should have a PTR name of their own; relay through your provider's server.",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "rdns-generic",
+     .stage = Stage::connect,
+     .default_action = "log",
+     .summary = "the PTR name looks like a dynamic or generic pool name",
+     .help = "The reverse DNS (PTR) name of your address looks like one given to a dynamic or "
+             "residential pool (it embeds the address, or says dyn, dsl, pool and the like). "
+             "Mail servers should have a name of their own: ask your provider for a PTR record "
+             "naming your server, or send through your provider's mail server.",
+     .reject = "550 5.7.25",
+     .tempfail = "450 4.7.25",
+     .text = rdns_generic_text,
+     .example = "score:2",
+     .notes = "Names are matched against the patterns of generic-rdns-patterns. Generic names "
+              "are too common on legitimate servers to refuse: the finding is logged, or can "
+              "be given a score."},
+};
+
 CheckResult make_result(Outcome outcome, std::string detail) {
     CheckResult result;
     result.check = std::string(check_name);
@@ -215,27 +237,33 @@ class GenericRdnsCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
     Stage stage() const override { return Stage::connect; }
+    std::span<const RuleSpec> rules() const override { return declared; }
+    bool needs_client_names() const override { return true; }
 
-    void prefetch(const CheckContext &context) const override {
-        if (context.facts.client)
-            context.lookups.start(context.facts.client->unmapped().reverse_name(), DnsType::PTR);
+    std::shared_ptr<const CheckData> load(const Config &config,
+                                          std::vector<std::string> &errors) const override {
+        return std::make_shared<const GenericRdnsPatterns>(
+            GenericRdnsPatterns::load(config.generic_rdns_files, errors));
     }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
-        if (!context.facts.client)
+        if (!context.identity.address)
             return {make_result(Outcome::skip, "no client IP address")};
-        const IpAddress client = context.facts.client->unmapped();
-        const auto &ptr = context.lookups.get(client.reverse_name(), DnsType::PTR);
+        const IpAddress &client = *context.identity.address;
+        const auto &ptr = context.lookups.get(context.identity.reverse_name, DnsType::PTR);
         if (ptr.is_error())
-            return {
-                make_result(Outcome::error, "PTR lookup of " + client.reverse_name() +
-                                                " failed: " + std::string(to_string(ptr.status)))};
-        const auto names = ptr_names_to_confirm(ptr, context.config.rdns_max_names);
+            return {make_result(Outcome::error, "PTR lookup of " + context.identity.reverse_name +
+                                                    " failed: " +
+                                                    std::string(to_string(ptr.status)))};
+        const auto names = context.identity.names->names();
         if (names.empty())
             return {make_result(Outcome::skip, "no usable PTR name for " + client.to_string())};
+        static const GenericRdnsPatterns none;
+        const auto *loaded = static_cast<const GenericRdnsPatterns *>(context.data.find(*this));
+        const GenericRdnsPatterns &patterns = loaded ? *loaded : none;
         std::string reasons;
         for (std::size_t i = 0; i < names.size(); ++i) {
-            const auto why = context.generic_patterns.match(names[i], client);
+            const auto why = patterns.match(names[i], client);
             if (why.empty())
                 return {make_result(Outcome::pass, names[i] + " does not look generic")};
             if (i < names_in_detail)

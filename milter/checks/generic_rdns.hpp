@@ -14,6 +14,7 @@
 //     regex PATTERN    ECMAScript, case-insensitive, searched in the name
 #pragma once
 
+#include "checks/check.hpp"
 #include "core/address.hpp"
 
 #include <regex>
@@ -23,7 +24,8 @@
 
 namespace portcullis {
 
-class GenericRdnsPatterns {
+// The generic-rdns check's data, loaded with it from generic-rdns-patterns.
+class GenericRdnsPatterns final : public CheckData {
   public:
     GenericRdnsPatterns() = default; // no tokens, no expressions
 
@@ -49,6 +51,9 @@ class GenericRdnsPatterns {
     std::vector<std::vector<std::string>> tokens_; // each split at its hyphens
     std::vector<Expression> regexes_;
 };
+
+// The check itself; its data (CheckDataSet) is a GenericRdnsPatterns.
+const Check &generic_rdns_check();
 
 // The part of `name` (lower-case) that spells `client`, or "".
 std::string embedded_address(std::string_view name, const IpAddress &client);

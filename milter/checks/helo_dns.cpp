@@ -7,7 +7,6 @@
 // client's verified PTR names). A failed lookup that could change the
 // answer makes the rule an error, never a fail.
 #include "checks/check.hpp"
-#include "checks/reverse_dns.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
@@ -18,19 +17,47 @@ namespace {
 
 constexpr std::string_view check_name = "helo-dns";
 
+constexpr std::string_view helo_unresolvable_text[] = {
+    "HELO/EHLO name \"${helo}\" does not resolve to an address (A/AAAA): ${detail}.",
+    "See ${url}",
+};
+constexpr std::string_view helo_address_mismatch_text[] = {
+    "HELO/EHLO name \"${helo}\" does not resolve to the client address ${client_addr}.",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "helo-unresolvable",
+     .stage = Stage::helo,
+     .default_action = "log",
+     .summary = "the HELO/EHLO name has no A/AAAA records (or only a CNAME)",
+     .help = "The name your mail server introduced itself with (HELO/EHLO) has no address in "
+             "DNS, or only one reached through a CNAME. Publish an A or AAAA record for the "
+             "name, pointing to the server's address.",
+     .reject = "550 5.7.1",
+     .tempfail = "450 4.7.1",
+     .text = helo_unresolvable_text,
+     .example = "score:1",
+     .notes = "HELO names that do not resolve are too common on legitimate servers to refuse: "
+              "the finding is logged, or can be given a score."},
+    {.id = "helo-address-mismatch",
+     .stage = Stage::helo,
+     .default_action = "log",
+     .summary = "the HELO/EHLO name resolves, but neither to the client nor to its PTR name",
+     .help = "The name your mail server introduced itself with (HELO/EHLO) resolves to "
+             "addresses other than the one it connects from. Greet with the server's own "
+             "name, the one its reverse DNS names, and give that name an A or AAAA record "
+             "with the server's address.",
+     .reject = "550 5.7.1",
+     .tempfail = "450 4.7.1",
+     .text = helo_address_mismatch_text,
+     .example = "score:1",
+     .notes = "HELO names that resolve elsewhere are too common on legitimate servers to "
+              "refuse: the finding is logged, or can be given a score."},
+};
+
 CheckResult make_result(std::string_view rule, Outcome outcome, std::string detail) {
     return {std::string(check_name), std::string(rule), outcome, std::move(detail), {}};
-}
-
-// The HELO name to look up, or "" when the argument is not a host name.
-std::string lookup_name(const Facts &facts) {
-    std::string_view helo = facts.helo;
-    if (helo.empty() || helo.front() == '[' || !host_name_problem(helo).empty())
-        return "";
-    std::string name = normalize_host(helo);
-    if (name.find('.') == std::string::npos || IpAddress::parse(name))
-        return "";
-    return name;
 }
 
 std::string failure(const std::string &name, DnsType type, const DnsAnswer &answer) {
@@ -60,8 +87,8 @@ CheckResult unresolvable(const std::string &name, const DnsAnswer &a, const DnsA
 
 CheckResult address_mismatch(const CheckContext &context, const std::string &name,
                              const DnsAnswer &a, const DnsAnswer &aaaa) {
-    const IpAddress client = context.facts.client->unmapped();
-    const auto verified = verified_ptr_names(context);
+    const IpAddress &client = *context.identity.address;
+    const auto verified = context.identity.names->confirmed();
     if (std::find(verified.begin(), verified.end(), name) != verified.end())
         return make_result("helo-address-mismatch", Outcome::pass,
                            name + " is a verified PTR name of the client");
@@ -94,20 +121,21 @@ class HeloDnsCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
     Stage stage() const override { return Stage::helo; }
+    std::span<const RuleSpec> rules() const override { return declared; }
+    bool needs_client_names() const override { return true; }
 
     void prefetch(const CheckContext &context) const override {
-        const auto name = lookup_name(context.facts);
-        if (!context.facts.client || name.empty())
+        const auto &name = context.identity.fqdn_helo();
+        if (!context.identity.address || name.empty())
             return;
         context.lookups.start(name, DnsType::A);
         context.lookups.start(name, DnsType::AAAA);
-        prefetch_reverse_dns(context); // for verified_ptr_names(); shared with reverse-dns
     }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
-        if (!context.facts.client)
+        if (!context.identity.address)
             return {make_result("helo-unresolvable", Outcome::skip, "no client IP address")};
-        const auto name = lookup_name(context.facts);
+        const auto &name = context.identity.fqdn_helo();
         if (name.empty())
             return {make_result("helo-unresolvable", Outcome::skip,
                                 "HELO/EHLO argument is not a fully qualified host name")};

@@ -17,6 +17,43 @@ namespace {
 
 constexpr std::string_view check_name = "helo-identity";
 
+constexpr std::string_view helo_claims_us_text[] = {
+    "HELO/EHLO \"${helo}\" names this server, but the client ${client_addr} is not this "
+    "server.",
+    "See ${url}",
+};
+constexpr std::string_view helo_changed_text[] = {
+    "Sending system changed during the session: HELO/EHLO \"${first_helo}\" and then "
+    "\"${helo}\".",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "helo-claims-us",
+     .stage = Stage::helo,
+     .default_action = "reject",
+     .summary = "the HELO/EHLO names this server or one of its addresses",
+     .help = "Your mail server introduced itself (HELO/EHLO) with the name or address of the "
+             "server it is talking to. It must greet with its own fully qualified domain "
+             "name.",
+     .reject = "550 5.7.1",
+     .tempfail = "450 4.7.1",
+     .text = helo_claims_us_text,
+     .example = "reject",
+     .notes = "See own-hostnames and own-addresses."},
+    {.id = "helo-changed",
+     .stage = Stage::helo,
+     .default_action = "reject",
+     .summary = "a second HELO/EHLO in the session names another host",
+     .help = "Your mail server introduced itself (HELO/EHLO) twice in one session with two "
+             "different names. A server keeps its name for the whole session; configure it to "
+             "greet with one fully qualified domain name.",
+     .reject = "550 5.7.1",
+     .tempfail = "450 4.7.1",
+     .text = helo_changed_text,
+     .example = "log"},
+};
+
 CheckResult make_result(std::string_view rule, Outcome outcome, std::string detail) {
     return {std::string(check_name), std::string(rule), outcome, std::move(detail), {}};
 }
@@ -102,14 +139,15 @@ class HeloIdentityCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
     Stage stage() const override { return Stage::helo; }
+    std::span<const RuleSpec> rules() const override { return declared; }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
         const Facts &facts = context.facts;
-        if (!facts.client)
+        if (!context.identity.address)
             return {make_result("helo-claims-us", Outcome::skip, "no client IP address")};
         if (facts.helo.empty() && facts.helo_count == 0)
             return {make_result("helo-claims-us", Outcome::skip, "no HELO/EHLO yet")};
-        return {claims_us(context, facts.client->unmapped()), changed(facts)};
+        return {claims_us(context, *context.identity.address), changed(facts)};
     }
 };
 

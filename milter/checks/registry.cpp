@@ -1,34 +1,78 @@
-// The table of checks, in evaluation order: connect, helo, mail. Each
-// check lives in its own file and is reached through its accessor.
+// The registry: every check milter/checks/meson.build lists, by stage,
+// the rule table derived from their declarations, and the configuration
+// and reply book built over that table. The list arrives as the macro
+// PORTCULLIS_CHECKS in the generated header registered_checks.h; a check
+// NAME defines `const Check &NAME_check()` in NAME.cpp.
 #include "checks/check.hpp"
+#include "checks/registered_checks.h"
 
-#include <array>
+#include <algorithm>
+#include <vector>
 
 namespace portcullis {
 
-const Check &deny_network_check();
-const Check &reverse_dns_check();
-const Check &generic_rdns_check();
-const Check &dnsbl_check();
-const Check &helo_syntax_check();
-const Check &helo_identity_check();
-const Check &helo_dns_check();
-const Check &spf_helo_check();
-const Check &deny_sender_check();
-const Check &sender_domain_check();
-const Check &spf_mail_from_check();
-const Check &rhsbl_check();
+#define PORTCULLIS_CHECK(name) const Check &name##_check();
+PORTCULLIS_CHECKS
+#undef PORTCULLIS_CHECK
 
 std::span<const Check *const> all_checks() {
-    // Within a stage the first rejecting rule decides: a missing sender
-    // domain is named before SPF's view of it.
-    static const std::array<const Check *, 12> checks = {
-        &deny_network_check(),  &reverse_dns_check(),   &generic_rdns_check(),
-        &dnsbl_check(),         &helo_syntax_check(),   &helo_identity_check(),
-        &helo_dns_check(),      &spf_helo_check(),      &deny_sender_check(),
-        &sender_domain_check(), &spf_mail_from_check(), &rhsbl_check(),
-    };
+    static const std::vector<const Check *> checks = [] {
+#define PORTCULLIS_CHECK(name) &name##_check(),
+        std::vector<const Check *> list = {PORTCULLIS_CHECKS};
+#undef PORTCULLIS_CHECK
+        std::stable_sort(list.begin(), list.end(), [](const Check *a, const Check *b) {
+            return a->stage() < b->stage();
+        });
+        return list;
+    }();
     return checks;
+}
+
+std::span<const RuleSpec> rule_table() {
+    static const std::vector<RuleSpec> rules = [] {
+        std::vector<RuleSpec> list;
+        for (const Check *check : all_checks())
+            list.insert(list.end(), check->rules().begin(), check->rules().end());
+        return list;
+    }();
+    return rules;
+}
+
+const RuleSpec *find_rule(std::string_view id) { return find_rule(rule_table(), id); }
+
+ConfigResult load_config(const std::string &file,
+                         const std::vector<std::pair<std::string, std::string>> &overrides) {
+    return load_config(rule_table(), file, overrides);
+}
+
+std::span<const OptionSpec> option_table() { return option_table(rule_table()); }
+
+ReplyBook load_replies(const std::string &file, std::vector<std::string> &errors) {
+    return ReplyBook::load(file, rule_table(), errors);
+}
+
+CheckDataSet CheckDataSet::load(const Config &config, std::vector<std::string> &errors) {
+    CheckDataSet set;
+    for (const Check *check : all_checks())
+        if (auto data = check->load(config, errors))
+            set.set(*check, std::move(data));
+    return set;
+}
+
+const CheckData *CheckDataSet::find(const Check &check) const {
+    for (const auto &[owner, data] : data_)
+        if (owner == &check)
+            return data.get();
+    return nullptr;
+}
+
+void CheckDataSet::set(const Check &check, std::shared_ptr<const CheckData> data) {
+    for (auto &[owner, held] : data_)
+        if (owner == &check) {
+            held = std::move(data);
+            return;
+        }
+    data_.emplace_back(&check, std::move(data));
 }
 
 } // namespace portcullis

@@ -1,11 +1,11 @@
-// The reverse-dns check (rules rdns-missing and rdns-unconfirmed) and
-// the forward-confirmed PTR names other checks use. A PTR lookup error
-// leaves both rules undecided (error); a forward lookup error leaves
-// rdns-unconfirmed undecided unless another name confirms the client.
-// A missing PTR is rdns-missing only: rdns-unconfirmed then has nothing
-// to confirm (skip), so each rule can be given its own action.
-#include "checks/reverse_dns.hpp"
-
+// The reverse-dns check (rules rdns-missing and rdns-unconfirmed). The
+// PTR lookup and the forward lookups of the names are the session's
+// (ClientNames, started at connect); this check reads their answers. A
+// PTR lookup error leaves both rules undecided (error); a forward lookup
+// error leaves rdns-unconfirmed undecided unless another name confirms
+// the client. A missing PTR is rdns-missing only: rdns-unconfirmed then
+// has nothing to confirm (skip), so each rule can be given its own action.
+#include "checks/check.hpp"
 #include "core/host_name.hpp"
 #include "core/log.hpp"
 
@@ -18,12 +18,52 @@ namespace {
 constexpr std::string_view check_name = "reverse-dns";
 constexpr std::size_t names_in_detail = 3;
 
+constexpr std::string_view rdns_missing_text[] = {
+    "Client host ${client_addr} has no reverse DNS (PTR) record.",
+    "Ask the operator of ${client_addr} (usually your ISP or hosting provider) to publish a PTR "
+    "record",
+    "that names this host, and an A/AAAA record for that name pointing back to ${client_addr}.",
+    "See ${url}",
+};
+constexpr std::string_view rdns_unconfirmed_text[] = {
+    "Reverse DNS of ${client_addr} is not confirmed: ${detail}.",
+    "The PTR name of ${client_addr} must have an A/AAAA record pointing back to ${client_addr}.",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "rdns-missing",
+     .stage = Stage::connect,
+     .default_action = "reject",
+     .summary = "the client address has no PTR record",
+     .help = "The address your mail server connects from has no reverse DNS (PTR) record. "
+             "Mail servers are expected to have one. Ask whoever controls the address block, "
+             "usually your ISP or hosting provider, to publish a PTR record naming the server, "
+             "and give that name an A or AAAA record pointing back to the address.",
+     .reject = "550 5.7.25",
+     .tempfail = "450 4.7.25",
+     .text = rdns_missing_text,
+     .example = "tempfail",
+     .notes = "A missing PTR record is a fault of the sending network, so it rejects by "
+              "default."},
+    {.id = "rdns-unconfirmed",
+     .stage = Stage::connect,
+     .default_action = "tempfail",
+     .summary = "no PTR name of the client resolves back to its address",
+     .help = "The reverse DNS (PTR) name of your mail server's address does not resolve back "
+             "to that address. Give the PTR name an A or AAAA record holding the address "
+             "(forward-confirmed reverse DNS). After a recent change, wait for the old records "
+             "to expire: the mail will be retried.",
+     .reject = "550 5.7.25",
+     .tempfail = "450 4.7.25",
+     .text = rdns_unconfirmed_text,
+     .example = "reject",
+     .notes = "At most rdns.max-names names are tried. Forward confirmation can fail for a "
+              "moment while DNS changes, so it only tempfails by default."},
+};
+
 CheckResult make_result(std::string_view rule, Outcome outcome, std::string detail) {
     return {std::string(check_name), std::string(rule), outcome, std::move(detail), {}};
-}
-
-DnsType forward_type(const IpAddress &client) {
-    return client.is_v4() ? DnsType::A : DnsType::AAAA;
 }
 
 // "a, b, c and 4 more"
@@ -34,15 +74,6 @@ std::string join_some(const std::vector<std::string> &items) {
     if (items.size() > names_in_detail)
         out += " and " + std::to_string(items.size() - names_in_detail) + " more";
     return out;
-}
-
-bool answer_contains(const DnsAnswer &answer, const IpAddress &client) {
-    if (!answer.has_records())
-        return false;
-    return std::any_of(answer.records.begin(), answer.records.end(), [&](const std::string &text) {
-        auto address = IpAddress::parse(text);
-        return address && address->unmapped() == client;
-    });
 }
 
 std::string describe_answer(const DnsAnswer &answer) {
@@ -67,11 +98,11 @@ struct ReverseDnsView {
 
 ReverseDnsView read_view(const CheckContext &context) {
     ReverseDnsView view;
-    view.client = context.facts.client->unmapped();
-    view.type = forward_type(view.client);
-    view.ptr_name = view.client.reverse_name();
+    view.client = *context.identity.address;
+    view.type = view.client.is_v4() ? DnsType::A : DnsType::AAAA;
+    view.ptr_name = context.identity.reverse_name;
     view.ptr = &context.lookups.get(view.ptr_name, DnsType::PTR);
-    view.names = ptr_names_to_confirm(*view.ptr, context.config.rdns_max_names);
+    view.names = context.identity.names->names();
     view.forward.reserve(view.names.size());
     for (const auto &name : view.names)
         view.forward.push_back(&context.lookups.get(name, view.type));
@@ -140,10 +171,11 @@ class ReverseDnsCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
     Stage stage() const override { return Stage::connect; }
-    void prefetch(const CheckContext &context) const override { prefetch_reverse_dns(context); }
+    std::span<const RuleSpec> rules() const override { return declared; }
+    bool needs_client_names() const override { return true; }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
-        if (!context.facts.client)
+        if (!context.identity.address)
             return {make_result("rdns-missing", Outcome::skip, "no client IP address"),
                     make_result("rdns-unconfirmed", Outcome::skip, "no client IP address")};
         const auto view = read_view(context);
@@ -152,51 +184,6 @@ class ReverseDnsCheck final : public Check {
 };
 
 } // namespace
-
-std::vector<std::string> ptr_names_to_confirm(const DnsAnswer &ptr, unsigned max_names) {
-    std::vector<std::string> names;
-    if (!ptr.has_records())
-        return names;
-    for (const auto &record : ptr.records) {
-        if (names.size() >= max_names)
-            break;
-        auto name = normalize_host(record);
-        if (!host_name_problem(name, true).empty())
-            continue;
-        if (std::find(names.begin(), names.end(), name) == names.end())
-            names.push_back(std::move(name));
-    }
-    return names;
-}
-
-void prefetch_reverse_dns(const CheckContext &context) {
-    if (!context.facts.client)
-        return;
-    const IpAddress client = context.facts.client->unmapped();
-    const DnsType type = forward_type(client);
-    const unsigned max_names = context.config.rdns_max_names;
-    // Weak: the continuation is stored inside the Lookups it refers to.
-    std::weak_ptr<Lookups> weak = context.lookups.weak_from_this();
-    context.lookups.start(client.reverse_name(), DnsType::PTR,
-                          [weak, type, max_names](const DnsAnswer &ptr) {
-                              auto lookups = weak.lock();
-                              if (!lookups)
-                                  return;
-                              for (const auto &name : ptr_names_to_confirm(ptr, max_names))
-                                  lookups->start(name, type);
-                          });
-}
-
-std::vector<std::string> verified_ptr_names(const CheckContext &context) {
-    std::vector<std::string> verified;
-    if (!context.facts.client)
-        return verified;
-    const auto view = read_view(context);
-    for (std::size_t i = 0; i < view.names.size(); ++i)
-        if (answer_contains(*view.forward[i], view.client))
-            verified.push_back(view.names[i]);
-    return verified;
-}
 
 const Check &reverse_dns_check() {
     static const ReverseDnsCheck check;

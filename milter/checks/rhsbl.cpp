@@ -15,8 +15,6 @@
 // rhsbl_source ("sender domain", "HELO name", "client name"), rhsbl_txt
 // (cut to dnsbl.txt-max-length) and rhsbl_score.
 #include "checks/dnsbl.hpp"
-#include "checks/reverse_dns.hpp"
-#include "core/host_name.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
@@ -35,18 +33,28 @@ struct Candidate {
     std::string source;
 };
 
+constexpr std::string_view rhsbl_listed_text[] = {
+    "Domain ${rhsbl_domain} (${rhsbl_source}) is listed at ${rhsbl_zone}: ${rhsbl_txt}",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "rhsbl-listed",
+     .stage = Stage::mail,
+     .default_action = "reject",
+     .summary = "the RHSBL weights of the sender domain, HELO name and client name reach "
+                "rhsbl.threshold",
+     .help = "A domain name of your mail (the sender's domain, the name your server greeted "
+             "with, or your server's reverse DNS name) is listed on a domain block list this "
+             "server consults; the reply names the list, the domain and the list's reason. "
+             "Find out why on the list's web site and ask it for removal once the cause is "
+             "fixed.",
+     .text = rhsbl_listed_text,
+     .example = "score:3"},
+};
+
 CheckResult make_result(Outcome outcome, std::string detail) {
     return {std::string(check_name), "rhsbl-listed", outcome, std::move(detail), {}};
-}
-
-// A fully qualified host name as compared, or "".
-std::string listable(std::string_view name) {
-    if (name.empty() || name.front() == '[' || !host_name_problem(name).empty())
-        return "";
-    auto host = normalize_host(name);
-    if (host.find('.') == std::string::npos || IpAddress::parse(host))
-        return "";
-    return host;
 }
 
 std::string query_name(const std::string &domain, const DnsblZone &zone) {
@@ -57,29 +65,30 @@ bool fits(const std::string &domain, const DnsblZone &zone) {
     return domain.size() + 1 + zone.zone.size() <= max_query_name;
 }
 
+// A fully qualified host name: one with a dot that is not an address.
+bool listable(const std::string &name) {
+    return name.find('.') != std::string::npos && !IpAddress::parse(name);
+}
+
 // The sender domain and the HELO name, without duplicates.
-std::vector<Candidate> named_candidates(const Facts &facts) {
+std::vector<Candidate> named_candidates(const ClientIdentity &identity) {
     std::vector<Candidate> candidates;
-    auto add = [&](std::string domain, std::string_view source) {
-        if (domain.empty())
+    auto add = [&](const std::string &domain, std::string_view source) {
+        if (domain.empty() || !listable(domain))
             return;
         for (const auto &candidate : candidates)
             if (candidate.domain == domain)
                 return;
-        candidates.push_back({std::move(domain), std::string(source)});
+        candidates.push_back({domain, std::string(source)});
     };
-    if (facts.sender_seen) {
-        const auto at = facts.sender.rfind('@');
-        if (at != std::string::npos)
-            add(listable(std::string_view(facts.sender).substr(at + 1)), "sender domain");
-    }
-    add(listable(facts.helo), "HELO name");
+    add(identity.sender_domain, "sender domain");
+    add(identity.fqdn_helo(), "HELO name");
     return candidates;
 }
 
 std::vector<Candidate> all_candidates(const CheckContext &context) {
-    auto candidates = named_candidates(context.facts);
-    for (const auto &name : verified_ptr_names(context))
+    auto candidates = named_candidates(context.identity);
+    for (const auto &name : context.identity.names->confirmed())
         if (std::none_of(candidates.begin(), candidates.end(),
                          [&](const Candidate &candidate) { return candidate.domain == name; }))
             candidates.push_back({name, "client name"});
@@ -121,37 +130,14 @@ void start_queries(Lookups &lookups, const std::string &domain,
                       });
 }
 
-bool answer_contains(const DnsAnswer &answer, const IpAddress &client) {
-    return answer.has_records() &&
-           std::any_of(answer.records.begin(), answer.records.end(), [&](const std::string &text) {
-               auto address = IpAddress::parse(text);
-               return address && address->unmapped() == client;
-           });
-}
-
 // Asks the lists for each PTR name of the client once it is confirmed.
 void start_client_name_queries(const CheckContext &context) {
-    const IpAddress client = context.facts.client->unmapped();
-    const DnsType type = client.is_v4() ? DnsType::A : DnsType::AAAA;
-    const unsigned max_names = context.config.rdns_max_names;
     std::weak_ptr<Lookups> weak = context.lookups.weak_from_this();
-    auto confirmed = [weak, client](const std::string &name, const std::vector<DnsblZone> &zones) {
-        return [weak, client, name, zones](const DnsAnswer &forward) {
-            if (!answer_contains(forward, client))
-                return;
+    context.identity.names->each_confirmed(
+        check_name, [weak, zones = context.config.rhsbl_zones](const std::string &name) {
             if (auto lookups = weak.lock())
                 start_queries(*lookups, name, zones);
-        };
-    };
-    context.lookups.start(client.reverse_name(), DnsType::PTR,
-                          [weak, type, max_names, confirmed,
-                           zones = context.config.rhsbl_zones](const DnsAnswer &ptr) {
-                              auto lookups = weak.lock();
-                              if (!lookups)
-                                  return;
-                              for (const auto &name : ptr_names_to_confirm(ptr, max_names))
-                                  lookups->start(name, type, confirmed(name, zones));
-                          });
+        });
 }
 
 struct Listing {
@@ -165,13 +151,15 @@ class RhsblCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
     Stage stage() const override { return Stage::mail; }
+    std::span<const RuleSpec> rules() const override { return declared; }
+    bool needs_client_names() const override { return true; }
 
     void prefetch(const CheckContext &context) const override {
         if (context.config.rhsbl_zones.empty())
             return;
-        for (const auto &candidate : named_candidates(context.facts))
+        for (const auto &candidate : named_candidates(context.identity))
             start_queries(context.lookups, candidate.domain, context.config.rhsbl_zones);
-        if (context.facts.client)
+        if (context.identity.address)
             start_client_name_queries(context);
     }
 

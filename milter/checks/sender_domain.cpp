@@ -21,6 +21,45 @@ namespace {
 constexpr std::string_view check_name = "sender-domain";
 constexpr std::array<DnsType, 3> types = {DnsType::MX, DnsType::A, DnsType::AAAA};
 
+constexpr std::string_view sender_domain_missing_text[] = {
+    "Domain of sender address <${sender}> does not exist: ${sender_domain} has no MX, A or "
+    "AAAA record.",
+    "Use a sender address whose domain can receive replies.",
+    "See ${url}",
+};
+constexpr std::string_view sender_null_mx_text[] = {
+    "Sender address <${sender}> is not accepted: its domain ${sender_domain} publishes a null "
+    "MX",
+    "(RFC 7505), so it accepts no mail and replies to it could not be delivered.",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "sender-domain-missing",
+     .stage = Stage::mail,
+     .default_action = "reject",
+     .summary = "the domain of the envelope sender has no MX, A or AAAA record",
+     .help = "The domain of your sender address (MAIL FROM) does not exist in DNS, or has no "
+             "MX, A or AAAA record, so nobody could reply to the mail or return it. Send with "
+             "an address whose domain can receive mail.",
+     .reject = "550 5.1.8",
+     .tempfail = "450 4.1.8",
+     .text = sender_domain_missing_text,
+     .example = "score:3",
+     .notes = "Or the domain does not exist."},
+    {.id = "sender-null-mx",
+     .stage = Stage::mail,
+     .default_action = "reject",
+     .summary = "the domain of the envelope sender publishes a null MX (RFC 7505)",
+     .help = "The domain of your sender address publishes a null MX record (RFC 7505): it "
+             "declares that it accepts no mail, so replies and bounces to it could not be "
+             "delivered. Send with an address whose domain can receive mail.",
+     .reject = "550 5.7.27",
+     .tempfail = "450 4.7.27",
+     .text = sender_null_mx_text,
+     .example = "log"},
+};
+
 CheckResult make_result(std::string_view rule, Outcome outcome, std::string detail,
                         const std::string &domain) {
     CheckResult result;
@@ -31,33 +70,6 @@ CheckResult make_result(std::string_view rule, Outcome outcome, std::string deta
     if (!domain.empty())
         result.vars["sender_domain"] = domain;
     return result;
-}
-
-// The domain to look up, or "" (with the reason) when there is none.
-std::string sender_domain(const Facts &facts, std::string &why_not) {
-    if (!facts.sender_seen) {
-        why_not = "no MAIL FROM yet";
-        return "";
-    }
-    if (facts.sender.empty()) {
-        why_not = "the null sender has no domain";
-        return "";
-    }
-    const auto at = facts.sender.rfind('@');
-    if (at == std::string::npos || at + 1 == facts.sender.size()) {
-        why_not = "sender <" + log_safe(facts.sender, 100) + "> has no domain";
-        return "";
-    }
-    const std::string_view domain = std::string_view(facts.sender).substr(at + 1);
-    if (domain.front() == '[') {
-        why_not = "sender domain is an address literal";
-        return "";
-    }
-    if (!host_name_problem(domain).empty()) {
-        why_not = "sender domain '" + log_safe(domain, 100) + "' is not a host name";
-        return "";
-    }
-    return normalize_host(domain);
 }
 
 // The exchange of an MX record "PREFERENCE NAME"; the root is "." or "".
@@ -76,10 +88,10 @@ class SenderDomainCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
     Stage stage() const override { return Stage::mail; }
+    std::span<const RuleSpec> rules() const override { return declared; }
 
     void prefetch(const CheckContext &context) const override {
-        std::string why_not;
-        const auto domain = sender_domain(context.facts, why_not);
+        const auto &domain = context.identity.sender_domain;
         if (domain.empty())
             return;
         for (const DnsType type : types)
@@ -87,8 +99,8 @@ class SenderDomainCheck final : public Check {
     }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
-        std::string why_not;
-        const auto domain = sender_domain(context.facts, why_not);
+        const auto &domain = context.identity.sender_domain;
+        const auto &why_not = context.identity.no_sender_domain;
         if (domain.empty())
             return {make_result("sender-domain-missing", Outcome::skip, why_not, ""),
                     make_result("sender-null-mx", Outcome::skip, why_not, "")};

@@ -18,22 +18,21 @@ std::string receiver_of(const CheckContext &context) {
 }
 
 // A HELO argument SPF can check: a fully qualified host name.
-bool checkable_helo(std::string_view helo, std::string *why_not) {
+bool checkable_helo(const ClientIdentity &identity, std::string *why_not) {
     auto refuse = [&](std::string why) {
         if (why_not)
             *why_not = std::move(why);
         return false;
     };
-    if (helo.empty())
-        return refuse("no HELO/EHLO name");
-    if (helo.front() == '[')
+    switch (identity.helo_form) {
+    case HeloForm::missing: return refuse("no HELO/EHLO name");
+    case HeloForm::address_literal:
         return refuse("HELO is an address literal (RFC 7208 section 2.3)");
-    if (!host_name_problem(helo).empty())
-        return refuse("HELO is not a valid host name");
-    const std::string name = normalize_host(helo);
-    if (name.find('.') == std::string::npos || IpAddress::parse(name))
-        return refuse("HELO is not a fully qualified domain name");
-    return true;
+    case HeloForm::not_host_name: return refuse("HELO is not a valid host name");
+    case HeloForm::not_fqdn: return refuse("HELO is not a fully qualified domain name");
+    case HeloForm::fqdn: return true;
+    }
+    return refuse("no HELO/EHLO name");
 }
 
 std::string note_key(SpfIdentity identity, const SpfRequest &request) {
@@ -67,16 +66,16 @@ std::string_view to_string(SpfIdentity identity) {
 std::optional<SpfRequest> spf_request(const CheckContext &context, SpfIdentity identity,
                                       std::string *why_not) {
     const Facts &facts = context.facts;
-    if (!facts.client) {
+    if (!context.identity.address) {
         if (why_not)
             *why_not = "no client IP address";
         return std::nullopt;
     }
-    const IpAddress client = facts.client->unmapped();
+    const IpAddress &client = *context.identity.address;
     if (identity == SpfIdentity::helo) {
-        if (!checkable_helo(facts.helo, why_not))
+        if (!checkable_helo(context.identity, why_not))
             return std::nullopt;
-        return spf_helo_request(client, normalize_host(facts.helo), receiver_of(context));
+        return spf_helo_request(client, context.identity.helo_name, receiver_of(context));
     }
     if (!facts.sender_seen) {
         if (why_not)

@@ -1,7 +1,6 @@
 #include "config.hpp"
 
 #include "config_file.hpp"
-#include "rule_table.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -10,6 +9,8 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 namespace po = boost::program_options;
@@ -90,10 +91,10 @@ constexpr OptionSpec fixed_options[] = {
      "total score at which the client is rejected (0: off)"},
 };
 
-std::vector<OptionSpec> build_table() {
-    static std::deque<std::string> storage; // owns the generated names and help texts
+std::vector<OptionSpec> build_table(std::span<const RuleSpec> rules,
+                                    std::deque<std::string> &storage) {
     std::vector<OptionSpec> table(std::begin(fixed_options), std::end(fixed_options));
-    for (const auto &rule : rule_table()) {
+    for (const auto &rule : rules) {
         const auto &name = storage.emplace_back("policy." + std::string(rule.id));
         const auto &help = storage.emplace_back(
             "action when " + std::string(rule.summary) +
@@ -111,9 +112,9 @@ std::vector<std::string> split_words(std::string_view text) {
     return words;
 }
 
-po::options_description build_description() {
+po::options_description build_description(std::span<const OptionSpec> options) {
     po::options_description description("configuration");
-    for (const auto &option : option_table()) {
+    for (const auto &option : options) {
         const std::string name(option.name);
         if (option.type == OptionType::list)
             description.add_options()(name.c_str(),
@@ -128,9 +129,9 @@ po::options_description build_description() {
 
 class Converter {
   public:
-    Converter(const po::variables_map &values, const ConfigFileIndex &index,
-              std::vector<ConfigError> &errors)
-        : values_(values), index_(index), errors_(errors) {}
+    Converter(std::span<const OptionSpec> options, const po::variables_map &values,
+              const ConfigFileIndex &index, std::vector<ConfigError> &errors)
+        : options_(options), values_(values), index_(index), errors_(errors) {}
 
     std::string text(std::string_view name) {
         if (values_.count(std::string(name)))
@@ -246,13 +247,14 @@ class Converter {
     }
 
   private:
-    static const OptionSpec &spec(std::string_view name) {
-        for (const auto &option : option_table())
+    const OptionSpec &spec(std::string_view name) const {
+        for (const auto &option : options_)
             if (option.name == name)
                 return option;
         throw std::logic_error("undeclared option " + std::string(name));
     }
 
+    std::span<const OptionSpec> options_;
     const po::variables_map &values_;
     const ConfigFileIndex &index_;
     std::vector<ConfigError> &errors_;
@@ -264,7 +266,8 @@ std::string resolve_path(const std::filesystem::path &base, const std::string &p
     return (base / path).lexically_normal().string();
 }
 
-void convert(Converter &in, Config &config, const std::filesystem::path &base) {
+void convert(Converter &in, std::span<const RuleSpec> rules, Config &config,
+             const std::filesystem::path &base) {
     config.socket = in.text("socket");
     const auto mode = in.text("socket-mode");
     unsigned mode_bits = 0;
@@ -353,10 +356,10 @@ void convert(Converter &in, Config &config, const std::filesystem::path &base) {
     for (const auto &sender : in.list("deny.sender"))
         config.deny_senders.push_back(to_lower(sender));
 
-    for (const auto &rule : rule_table()) {
+    for (const auto &rule : rules) {
         const std::string name = "policy." + std::string(rule.id);
         const Action action = in.action(name);
-        if (rule.never_rejects && action.kind == ActionKind::reject)
+        if (!rule.may_reject && action.kind == ActionKind::reject)
             in.fail(name, in.text(name),
                     "a temporary error never rejects: use tempfail, log, ignore or score:N");
         config.actions[std::string(rule.id)] = action;
@@ -368,9 +371,20 @@ void convert(Converter &in, Config &config, const std::filesystem::path &base) {
 
 } // namespace
 
-std::span<const OptionSpec> option_table() {
-    static const std::vector<OptionSpec> table = build_table();
-    return table;
+std::span<const OptionSpec> option_table(std::span<const RuleSpec> rules) {
+    // One table per rule list; the program has one (the checks' rules),
+    // tests a few.
+    struct Table {
+        std::deque<std::string> storage; // owns the generated names and help texts
+        std::vector<OptionSpec> options;
+    };
+    static std::mutex mutex;
+    static std::map<std::pair<const RuleSpec *, std::size_t>, Table> tables;
+    std::lock_guard lock(mutex);
+    auto [it, inserted] = tables.try_emplace({rules.data(), rules.size()});
+    if (inserted)
+        it->second.options = build_table(rules, it->second.storage);
+    return it->second.options;
 }
 
 const Action &Config::action_for(std::string_view rule) const {
@@ -388,11 +402,12 @@ std::string ConfigError::to_string() const {
     return out + ": " + message;
 }
 
-ConfigResult load_config(const std::string &file,
+ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &file,
                          const std::vector<std::pair<std::string, std::string>> &overrides) {
     ConfigResult result;
     ConfigFileIndex index(file);
-    const auto description = build_description();
+    const auto options = option_table(rules);
+    const auto description = build_description(options);
     po::variables_map values;
 
     auto report = [&](std::string option, std::string message, int line) {
@@ -424,10 +439,10 @@ ConfigResult load_config(const std::string &file,
             return result; // Boost would stop at the same line, without its number
         for (const auto &entry : index.entries()) {
             bool known = false;
-            for (const auto &option : option_table())
+            for (const auto &option : options)
                 known = known || option.name == entry.option;
             if (!known)
-                report(entry.option, "unknown option" + index.suggestion(entry.option),
+                report(entry.option, "unknown option" + index.suggestion(entry.option, options),
                        entry.line);
         }
         // Unknown options are reported above; reading on finds the rest.
@@ -445,13 +460,13 @@ ConfigResult load_config(const std::string &file,
         }
     }
 
-    Converter converter(values, index, result.errors);
+    Converter converter(options, values, index, result.errors);
     Config config;
     config.source_file = file;
     const std::filesystem::path base = file.empty()
                                            ? std::filesystem::path("/etc/portcullis")
                                            : std::filesystem::absolute(file).parent_path();
-    convert(converter, config, base);
+    convert(converter, rules, config, base);
     if (result.errors.empty())
         result.config = std::move(config);
     return result;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "address.hpp"
+#include "rule.hpp"
 #include "verdict.hpp"
 
 #include <chrono>
@@ -28,8 +29,9 @@ struct OptionSpec {
     std::string_view choices = {}; // for OptionType::choice, separated by '|'
 };
 
-// All options, including one policy.<rule> entry per rule of rule_table().
-std::span<const OptionSpec> option_table();
+// All options, including one policy.<rule> entry per rule of `rules`
+// (the rules the checks declare). The table lives as long as the program.
+std::span<const OptionSpec> option_table(std::span<const RuleSpec> rules);
 
 struct DnsblZone {
     std::string zone;     // without trailing dot
@@ -115,7 +117,8 @@ struct ConfigResult {
 // Reads `file` (empty: built-in defaults only), then applies `overrides`
 // ("name=value" pairs from the command line, which win). Relative file
 // names inside the configuration resolve against the file's directory.
-ConfigResult load_config(const std::string &file,
+// `rules` are the rules the checks declare (policy.<rule> options).
+ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &file,
                          const std::vector<std::pair<std::string, std::string>> &overrides = {});
 
 // Parses "5s", "250ms", "2m" or a bare number of seconds.

@@ -89,10 +89,11 @@ int ConfigFileIndex::line_of(std::string_view option, std::string_view value, bo
     return found;
 }
 
-std::string ConfigFileIndex::suggestion(std::string_view unknown) const {
+std::string ConfigFileIndex::suggestion(std::string_view unknown,
+                                        std::span<const OptionSpec> options) const {
     std::string_view best;
     std::size_t best_distance = 4;
-    for (const auto &option : option_table()) {
+    for (const auto &option : options) {
         const auto distance = edit_distance(unknown, option.name);
         if (distance < best_distance) {
             best_distance = distance;

@@ -3,11 +3,14 @@
 // what Boost reports without a line: malformed lines and unknown options.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace portcullis {
+
+struct OptionSpec;
 
 class ConfigFileIndex {
   public:
@@ -33,7 +36,7 @@ class ConfigFileIndex {
     // the last such line for single options; 0 if the file does not set it.
     int line_of(std::string_view option, std::string_view value, bool first = false) const;
     // " (did you mean 'x'?)" for a near miss among the known options, or "".
-    std::string suggestion(std::string_view unknown) const;
+    std::string suggestion(std::string_view unknown, std::span<const OptionSpec> options) const;
 
   private:
     std::string file_;

@@ -1,10 +1,40 @@
 #include "policy.hpp"
 
-#include "rule_table.hpp"
 
 namespace portcullis {
 
 namespace {
+
+constexpr std::string_view dns_error_text[] = {
+    "Temporary DNS failure while checking ${client_addr} for rule ${rule}: ${detail}.",
+    "Please try again later.",
+};
+constexpr std::string_view score_text[] = {
+    "Too many policy problems with client ${client_addr} (score ${score}): ${detail}.",
+    "See ${url}",
+};
+
+constexpr RuleSpec rules[] = {
+    {.id = dns_error_rule,
+     .stage = Stage::rcpt,
+     .default_action = "tempfail",
+     .summary = "a lookup failed for a check whose rule would act",
+     .help = "A DNS lookup needed to check your mail server failed or timed out on our side "
+             "or yours. Nothing needs fixing if it was a passing fault: your server will "
+             "retry. If it persists, check that the DNS servers of your domain and of your "
+             "address block answer.",
+     .reject = "550 5.7.1",
+     .tempfail = "451 4.4.3",
+     .text = dns_error_text,
+     .may_reject = false},
+    {.id = score_rule,
+     .stage = Stage::rcpt,
+     .default_action = "ignore",
+     .summary = "the total score reaches policy.score-tempfail or policy.score-reject",
+     .help = "Several smaller problems with your mail server added up. The reply names the "
+             "largest; fix the problems the other rules describe.",
+     .text = score_text},
+};
 
 bool acts(const Action &action) {
     return action.kind == ActionKind::reject || action.kind == ActionKind::tempfail ||
@@ -76,6 +106,15 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
     if (config.score_tempfail > 0 && decision.score >= config.score_tempfail)
         return settle(Verdict::tempfail, strongest_score, std::string(score_rule));
     return decision;
+}
+
+std::span<const RuleSpec> policy_rules() { return rules; }
+
+const RuleSpec *find_rule(std::span<const RuleSpec> rules, std::string_view id) {
+    for (const auto &rule : rules)
+        if (rule.id == id)
+            return &rule;
+    return nullptr;
 }
 
 } // namespace portcullis

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "rule.hpp"
 #include "verdict.hpp"
 
 #include <span>
@@ -31,5 +32,12 @@ struct StagedResult {
 };
 
 Decision decide(std::span<const StagedResult> results, const Config &config);
+
+// Rules that no check reports but the policy itself: a DNS error of a
+// check whose rule would act, and the score reaching a threshold. They
+// have replies and help texts, but no policy.<rule> option.
+inline constexpr std::string_view dns_error_rule = "dns-error";
+inline constexpr std::string_view score_rule = "score";
+std::span<const RuleSpec> policy_rules();
 
 } // namespace portcullis

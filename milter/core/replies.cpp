@@ -1,9 +1,11 @@
 #include "replies.hpp"
 
 #include "config_file.hpp"
+#include "policy.hpp"
 
 #include <fstream>
 #include <regex>
+#include <set>
 
 namespace portcullis {
 
@@ -39,7 +41,19 @@ bool parse_code_pair(std::string_view value, char first, std::string &code, std:
 ReplyTemplate built_in_default() {
     ReplyTemplate tmpl;
     tmpl.id = "default";
-    tmpl.lines = {"Refused by local policy: ${detail}"};
+    tmpl.lines = {"Refused by local policy: ${detail}", "See ${url}"};
+    return tmpl;
+}
+
+ReplyTemplate declared_template(const RuleSpec &rule) {
+    ReplyTemplate tmpl;
+    tmpl.id = std::string(rule.id);
+    // Declarations are checked by the registry's tests; a malformed code
+    // keeps the template's defaults.
+    parse_code_pair(rule.reject, '5', tmpl.reject_code, tmpl.reject_status);
+    parse_code_pair(rule.tempfail, '4', tmpl.tempfail_code, tmpl.tempfail_status);
+    for (const auto line : rule.text)
+        tmpl.lines.emplace_back(line);
     return tmpl;
 }
 
@@ -61,8 +75,15 @@ std::string Reply::text() const {
 
 ReplyBook::ReplyBook() : fallback_(built_in_default()) {}
 
-ReplyBook ReplyBook::load(const std::string &file, std::vector<std::string> &errors) {
-    ReplyBook book;
+ReplyBook::ReplyBook(std::span<const RuleSpec> rules) : fallback_(built_in_default()) {
+    for (const auto list : {rules, policy_rules()})
+        for (const auto &rule : list)
+            templates_.insert_or_assign(std::string(rule.id), declared_template(rule));
+}
+
+ReplyBook ReplyBook::load(const std::string &file, std::span<const RuleSpec> rules,
+                          std::vector<std::string> &errors) {
+    ReplyBook book(rules);
     ConfigFileIndex index(file);
     if (!index.readable()) {
         errors.push_back(file + ": cannot read the replies file");
@@ -70,6 +91,8 @@ ReplyBook ReplyBook::load(const std::string &file, std::vector<std::string> &err
     }
     for (const auto &problem : index.syntax_errors())
         errors.push_back(file + ":" + std::to_string(problem.line) + ": " + problem.message);
+    std::set<std::string> overridden; // sections whose text lines were seen
+    std::set<std::string> unknown;    // sections reported as naming no rule
     for (const auto &entry : index.entries()) {
         const auto dot = entry.option.rfind('.');
         const auto where = file + ":" + std::to_string(entry.line) + ": ";
@@ -79,8 +102,12 @@ ReplyBook ReplyBook::load(const std::string &file, std::vector<std::string> &err
         }
         const auto id = entry.option.substr(0, dot);
         const auto key = entry.option.substr(dot + 1);
-        auto &tmpl = book.templates_[id];
-        tmpl.id = id;
+        if (id != "default" && !book.templates_.contains(id)) {
+            if (unknown.insert(id).second)
+                errors.push_back(where + "[" + id + "] names no rule");
+            continue;
+        }
+        auto &tmpl = id == "default" ? book.fallback_ : book.templates_[id];
         if (key == "reject") {
             if (!parse_code_pair(entry.value, '5', tmpl.reject_code, tmpl.reject_status))
                 errors.push_back(where + "reject must be a 5xx code and a 5.x.y status");
@@ -88,6 +115,8 @@ ReplyBook ReplyBook::load(const std::string &file, std::vector<std::string> &err
             if (!parse_code_pair(entry.value, '4', tmpl.tempfail_code, tmpl.tempfail_status))
                 errors.push_back(where + "tempfail must be a 4xx code and a 4.x.y status");
         } else if (key == "text") {
+            if (overridden.insert(id).second)
+                tmpl.lines.clear(); // the file's lines replace the declared ones
             if (tmpl.lines.size() >= max_reply_lines)
                 errors.push_back(where + "more than 32 text lines");
             else
@@ -96,8 +125,6 @@ ReplyBook ReplyBook::load(const std::string &file, std::vector<std::string> &err
             errors.push_back(where + "unknown key '" + key + "' (reject, tempfail or text)");
         }
     }
-    if (auto it = book.templates_.find("default"); it != book.templates_.end())
-        book.fallback_ = it->second;
     return book;
 }
 

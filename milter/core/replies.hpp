@@ -5,9 +5,11 @@
 // limits of 32 lines of 980 characters, and naming the rule id.
 #pragma once
 
+#include "rule.hpp"
 #include "verdict.hpp"
 
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,12 +33,22 @@ struct Reply {
     std::string text() const;
 };
 
+// The templates of every rule. Each starts as its rule declares it
+// (RuleSpec), and a section of the replies file overrides it: "reject" and
+// "tempfail" each replace the declared codes, and the section's "text"
+// lines together replace the declared lines. The policy's own rules
+// (dns-error, score) are always included; [default] serves an id that has
+// no template.
 class ReplyBook {
   public:
-    // Built-in texts only (used when no replies file can be read).
+    // The built-in fallback only.
     ReplyBook();
-    // Reads the replies file; errors are "file:line: message".
-    static ReplyBook load(const std::string &file, std::vector<std::string> &errors);
+    // The declared replies of `rules` and of the policy's rules.
+    explicit ReplyBook(std::span<const RuleSpec> rules);
+    // Those, overridden by the replies file; errors are "file:line:
+    // message", a section naming no rule among them.
+    static ReplyBook load(const std::string &file, std::span<const RuleSpec> rules,
+                          std::vector<std::string> &errors);
 
     // The template for a rule, or the built-in default.
     const ReplyTemplate &find(std::string_view id) const;

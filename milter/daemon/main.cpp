@@ -5,6 +5,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "daemon.hpp"
+#include "rules_command.hpp"
 #include "spf_command.hpp"
 
 #include <cstring>
@@ -89,7 +90,8 @@ int main_command(int argc, char **argv) {
         std::cout << "Usage: portcullis [-c FILE] [-f] [-n] [-V] [--option=value ...]\n"
                      "       portcullis check --ip ADDR [--helo NAME] [--from ADDR] "
                      "[--rcpt ADDR] [--json]\n"
-                     "       portcullis spf --ip ADDR --sender ADDR [--helo NAME] [--json]\n\n"
+                     "       portcullis spf --ip ADDR --sender ADDR [--helo NAME] [--json]\n"
+                     "       portcullis rules [--json | --replies]\n\n"
                   << generic << "\n"
                   << overrides;
         return 0;
@@ -114,6 +116,8 @@ int main(int argc, char **argv) {
             return portcullis::check_command(argc - 1, argv + 1);
         if (argc > 1 && std::strcmp(argv[1], "spf") == 0)
             return portcullis::spf_command(argc - 1, argv + 1);
+        if (argc > 1 && std::strcmp(argv[1], "rules") == 0)
+            return portcullis::rules_command(argc - 1, argv + 1);
         return portcullis::main_command(argc, argv);
     } catch (const std::exception &error) {
         std::cerr << "portcullis: " << error.what() << "\n";

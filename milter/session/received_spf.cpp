@@ -123,7 +123,7 @@ std::string received_spf_value(const SpfNote &note, std::string_view envelope_fr
 std::optional<std::string> Session::received_spf_header() const {
     if (!config().spf.add_header || is_trusted())
         return std::nullopt;
-    const CheckContext context{facts_, config(), runtime_->generic_patterns, *lookups_, *notes_};
+    const CheckContext context = this->context();
     const auto note = read_spf(context, SpfIdentity::mail_from);
     if (!note)
         return std::nullopt;

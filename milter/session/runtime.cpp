@@ -28,8 +28,8 @@ std::shared_ptr<Resolver> make_unbound_resolver(const Config::Resolver &config) 
 std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<std::string> &errors,
                                               std::shared_ptr<Resolver> resolver) {
     auto runtime = std::make_shared<Runtime>();
-    runtime->replies = ReplyBook::load(config.replies_file, errors);
-    runtime->generic_patterns = GenericRdnsPatterns::load(config.generic_rdns_files, errors);
+    runtime->replies = load_replies(config.replies_file, errors);
+    runtime->check_data = CheckDataSet::load(config, errors);
     if (!resolver) {
         try {
             resolver = make_unbound_resolver(config.resolver);

@@ -1,11 +1,11 @@
 // Everything a session needs that comes from configuration: the Config,
-// the reply templates, the generic-rDNS patterns and the resolver built
-// for them. Immutable once built; a reload builds a new Runtime and swaps
+// the reply templates, the data the checks load (generic-rDNS patterns)
+// and the resolver built for them. Immutable once built; a reload builds a new Runtime and swaps
 // the current pointer, while running sessions keep the one they started
 // with (shared ownership).
 #pragma once
 
-#include "checks/generic_rdns.hpp"
+#include "checks/check.hpp"
 #include "core/config.hpp"
 #include "core/dns.hpp"
 #include "core/replies.hpp"
@@ -19,7 +19,7 @@ namespace portcullis {
 struct Runtime {
     std::shared_ptr<const Config> config;
     ReplyBook replies;
-    GenericRdnsPatterns generic_patterns;
+    CheckDataSet check_data;
     std::shared_ptr<Resolver> resolver;
 
     // Loads the files the config names. With no resolver given, builds

@@ -1,6 +1,5 @@
 #include "session.hpp"
 
-#include "checks/reverse_dns.hpp"
 #include "core/log.hpp"
 
 #include <atomic>
@@ -10,6 +9,16 @@
 namespace portcullis {
 
 namespace {
+
+bool needs_client_names() {
+    static const bool needed = [] {
+        for (const Check *check : all_checks())
+            if (check->needs_client_names())
+                return true;
+        return false;
+    }();
+    return needed;
+}
 
 std::string angle(const std::string &address) { return "<" + log_safe(address) + ">"; }
 
@@ -45,8 +54,13 @@ void Session::connect(std::optional<IpAddress> client, std::string client_name,
     facts_.own_addresses = config().own_addresses;
     if (daemon_address)
         facts_.own_addresses.push_back(daemon_address->unmapped());
-    if (!is_trusted())
+    identity_.update(facts_);
+    if (!is_trusted()) {
+        // Asked once for every check that reads them, and allow.hostname.
+        if (identity_.address && (needs_client_names() || !config().allow_hostnames.empty()))
+            identity_.names->start(*lookups_, *identity_.address, config().rdns_max_names);
         prefetch(Stage::connect);
+    }
 }
 
 void Session::helo(std::string name) {
@@ -54,6 +68,7 @@ void Session::helo(std::string name) {
         facts_.first_helo = name;
     facts_.helo = std::move(name);
     ++facts_.helo_count;
+    identity_.update(facts_);
     reset_transaction();
     if (!is_trusted())
         prefetch(Stage::helo);
@@ -64,6 +79,7 @@ void Session::mail(std::string sender, std::string auth_user) {
     facts_.sender = std::move(sender);
     facts_.sender_seen = true;
     facts_.auth_user = std::move(auth_user);
+    identity_.update(facts_);
     if (!is_trusted())
         prefetch(Stage::mail);
 }
@@ -74,8 +90,12 @@ void Session::reset_transaction() {
     queue_id_.clear();
 }
 
+CheckContext Session::context() const {
+    return CheckContext{facts_, identity_, config(), runtime_->check_data, *lookups_, *notes_};
+}
+
 void Session::prefetch(Stage stage) {
-    CheckContext context{facts_, config(), runtime_->generic_patterns, *lookups_, *notes_};
+    const CheckContext context = this->context();
     for (const Check *check : all_checks())
         if (check->stage() == stage)
             check->prefetch(context);
@@ -93,15 +113,14 @@ bool Session::is_trusted() const {
 }
 
 std::string Session::allow_reason() {
-    if (!facts_.client)
+    if (!identity_.address)
         return "";
     for (const auto &network : config().allow_networks)
-        if (network.contains(*facts_.client))
+        if (network.contains(*identity_.address))
             return "allow.network " + network.to_string();
     if (config().allow_hostnames.empty())
         return "";
-    CheckContext context{facts_, config(), runtime_->generic_patterns, *lookups_, *notes_};
-    for (const auto &name : verified_ptr_names(context))
+    for (const auto &name : identity_.names->confirmed())
         for (const auto &suffix : config().allow_hostnames) {
             const bool dotted = !suffix.empty() && suffix.front() == '.';
             if (name == suffix ||
@@ -127,7 +146,7 @@ const Evaluation &Session::evaluate() {
     const auto allowed = allow_reason();
     evaluation.allowed = !allowed.empty();
     evaluation.skip_reason = allowed;
-    CheckContext context{facts_, config(), runtime_->generic_patterns, *lookups_, *notes_};
+    const CheckContext context = this->context();
     for (const Check *check : all_checks()) {
         const Stage stage = check->stage();
         const bool seen = stage == Stage::connect || (stage == Stage::helo && facts_.helo_count) ||

@@ -64,10 +64,12 @@ class Session {
     std::optional<std::string> received_spf_header() const;
 
     const Facts &facts() const { return facts_; }
+    const ClientIdentity &identity() const { return identity_; }
     const Config &config() const { return *runtime_->config; }
     const std::string &id() const { return id_; }
 
   private:
+    CheckContext context() const;
     void prefetch(Stage stage);
     bool is_trusted() const;
     std::string allow_reason();
@@ -78,6 +80,7 @@ class Session {
     std::string id_;
     std::string queue_id_;
     Facts facts_;
+    ClientIdentity identity_;
     std::shared_ptr<Lookups> lookups_;
     std::shared_ptr<SessionNotes> notes_ = SessionNotes::create();
     std::optional<Evaluation> evaluation_;

@@ -5,9 +5,7 @@
 // is short and free of underscores, every result names a known rule and
 // carries a printable, bounded detail.
 #include "checks/check.hpp"
-#include "checks/generic_rdns.hpp"
-#include "checks/reverse_dns.hpp"
-#include "core/rule_table.hpp"
+#include "core/host_name.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -56,7 +54,7 @@ void check_name(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     static const Config config = *load_config("").config;
-    static const GenericRdnsPatterns patterns;
+    static const CheckDataSet data;
     static const auto resolver = std::make_shared<NxdomainResolver>();
 
     const std::string_view text(reinterpret_cast<const char *>(data), size);
@@ -70,9 +68,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     facts.helo_count = 2;
     facts.own_hostnames = {"mx.example.net"};
     facts.own_addresses = {*IpAddress::parse("192.0.2.25")};
+    ClientIdentity identity;
+    identity.update(facts);
     auto lookups = Lookups::create(resolver);
     auto notes = SessionNotes::create();
-    const CheckContext context{facts, config, patterns, *lookups, *notes};
+    identity.names->start(*lookups, *identity.address, config.rdns_max_names);
+    const CheckContext context{facts, identity, config, data, *lookups, *notes};
     for (const Check *check : all_checks()) {
         if (check->stage() != Stage::helo)
             continue;

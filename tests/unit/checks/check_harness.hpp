@@ -1,13 +1,14 @@
 // The fixture the unit tests of the checks share: one connection's Facts,
-// a default Config, empty generic-rDNS patterns and Lookups over scripted
-// DNS, and run(), which runs one check as the milter does: prefetch, wait
-// for the lookups, evaluate. A test sets facts, config and dns first; a
-// test file that needs more (zones for DNSBL, a HELO) derives from it.
+// a default Config, no check data (set() a check's data, such as the
+// generic-rDNS patterns) and Lookups over scripted DNS, and run(), which
+// runs one check as the milter does: derive the client identity, ask for
+// the client's names when the check reads them, prefetch, wait for the
+// lookups, evaluate. A test sets facts, config and dns first; a test file
+// that needs more (zones for DNSBL, a HELO) derives from it.
 #pragma once
 
 #include "../scripted_resolver.hpp"
 #include "checks/check.hpp"
-#include "checks/generic_rdns.hpp"
 
 #include <doctest/doctest.h>
 
@@ -28,15 +29,29 @@ class CheckHarness {
             facts.client = IpAddress::parse(*client);
     }
 
-    CheckContext context() { return CheckContext{facts, config, patterns, *lookups, *notes}; }
+    // The identity is derived from the facts as they are now.
+    CheckContext context() {
+        identity.update(facts);
+        return CheckContext{facts, identity, config, data, *lookups, *notes};
+    }
 
     // The results of the check called `name`; the lookups get a second.
     std::vector<CheckResult> run(std::string_view name) {
         for (const Check *check : all_checks())
             if (check->name() == name) {
-                check->prefetch(context());
+                const auto prefetch_context = context();
+                if (check->needs_client_names() && identity.address)
+                    identity.names->start(*lookups, *identity.address, config.rdns_max_names);
+                check->prefetch(prefetch_context);
                 lookups->wait_until(Lookups::Clock::now() + std::chrono::seconds(1));
-                return check->evaluate(context());
+                auto results = check->evaluate(context());
+                // A check speaks only for the rules it declares.
+                for (const auto &result : results) {
+                    CAPTURE(result.rule);
+                    CHECK(result.check == check->name());
+                    CHECK(find_rule(check->rules(), result.rule) != nullptr);
+                }
+                return results;
             }
         FAIL("no check named " << name);
         return {};
@@ -45,8 +60,9 @@ class CheckHarness {
     // In this order: lookups is made from dns.
     std::shared_ptr<ScriptedResolver> dns = std::make_shared<ScriptedResolver>();
     Config config = *load_config("").config;
-    GenericRdnsPatterns patterns;
+    CheckDataSet data;
     Facts facts;
+    ClientIdentity identity;
     std::shared_ptr<Lookups> lookups = Lookups::create(dns);
     std::shared_ptr<SessionNotes> notes = SessionNotes::create();
 };

@@ -244,7 +244,7 @@ TEST_CASE("dnsbl queries reversed IPv4 octets and IPv6 nibbles") {
         harness.dns->add(row.query, DnsType::A, {"127.0.0.2"});
         const auto results = harness.run("dnsbl");
         CHECK(results[0].outcome == Outcome::fail);
-        CHECK(dnsbl_query_name(*IpAddress::parse(row.client), harness.config.dnsbl_zones[0]) ==
+        CHECK(dnsbl_query_name(harness.identity.reversed, harness.config.dnsbl_zones[0]) ==
               row.query);
         const std::vector<std::pair<std::string, DnsType>> expected = {{row.query, DnsType::A},
                                                                        {row.query, DnsType::TXT}};

@@ -280,7 +280,8 @@ TEST_CASE("generic-rdns reports rdns-generic from the PTR names") {
     for (const auto &row : rows) {
         CAPTURE(row.what);
         CheckHarness harness(row.client);
-        harness.patterns = shipped_patterns();
+        harness.data.set(generic_rdns_check(),
+                         std::make_shared<const GenericRdnsPatterns>(shipped_patterns()));
         row.script(*harness.dns);
         const auto results = harness.run("generic-rdns");
         REQUIRE(results.size() == 1);
@@ -299,4 +300,20 @@ TEST_CASE("generic-rdns with an empty pattern set still sees embedded addresses"
     CheckHarness tokens_only("192.0.2.2");
     tokens_only.dns->add("2.2.0.192.in-addr.arpa", DnsType::PTR, {"dyn.isp.example"});
     CHECK(tokens_only.run("generic-rdns")[0].outcome == Outcome::pass);
+}
+
+TEST_CASE("generic-rdns loads its patterns with the configuration") {
+    auto config = *load_config("").config;
+    config.generic_rdns_files = {shipped};
+    std::vector<std::string> errors;
+    const auto data = CheckDataSet::load(config, errors);
+    CHECK(errors.empty());
+    const auto *patterns = dynamic_cast<const GenericRdnsPatterns *>(data.find(generic_rdns_check()));
+    REQUIRE(patterns != nullptr);
+    CHECK(patterns->token_count() == shipped_patterns().token_count());
+
+    config.generic_rdns_files = {"/nonexistent/generic.conf"};
+    CheckDataSet::load(config, errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == "/nonexistent/generic.conf: cannot read the file");
 }

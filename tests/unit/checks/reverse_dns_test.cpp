@@ -1,7 +1,7 @@
-// reverse-dns: rdns-missing and rdns-unconfirmed over scripted DNS, the
-// host-name syntax it shares with the HELO checks, verified_ptr_names().
+// reverse-dns: rdns-missing and rdns-unconfirmed over scripted DNS, and
+// the host-name syntax it shares with the HELO checks.
 #include "check_harness.hpp"
-#include "checks/reverse_dns.hpp"
+#include "core/host_name.hpp"
 
 #include <doctest/doctest.h>
 
@@ -299,27 +299,6 @@ TEST_CASE("reverse-dns reads a lookup that never completed as an error") {
     const auto results = harness.run("reverse-dns");
     CHECK(outcome_of(results, "rdns-missing") == Outcome::error);
     CHECK(outcome_of(results, "rdns-unconfirmed") == Outcome::error);
-}
-
-TEST_CASE("verified_ptr_names lists the PTR names that resolve back") {
-    CheckHarness harness("192.0.2.1");
-    harness.dns->add("1.2.0.192.in-addr.arpa", DnsType::PTR,
-                     {"A.example", "b.example", "c.example", "d.example"});
-    harness.dns->add("a.example", DnsType::A, {"192.0.2.1"});
-    harness.dns->add("b.example", DnsType::A, {"192.0.2.2"});
-    harness.dns->add("c.example", DnsType::A, {"192.0.2.9", "192.0.2.1"});
-    harness.dns->fail("d.example", DnsType::A, DnsAnswer::Status::timeout);
-    prefetch_reverse_dns(harness.context());
-    CHECK(verified_ptr_names(harness.context()) ==
-          std::vector<std::string>{"a.example", "c.example"});
-
-    CheckHarness nobody(std::nullopt);
-    prefetch_reverse_dns(nobody.context());
-    CHECK(verified_ptr_names(nobody.context()).empty());
-    CHECK(nobody.dns->asked().empty());
-
-    CheckHarness not_started("192.0.2.1");
-    CHECK(verified_ptr_names(not_started.context()).empty());
 }
 
 TEST_CASE("reverse-dns waits for forward lookups started by the PTR answer") {

@@ -1,5 +1,5 @@
+#include "checks/check.hpp"
 #include "core/config.hpp"
-#include "core/rule_table.hpp"
 
 #include <doctest/doctest.h>
 
@@ -147,14 +147,37 @@ TEST_CASE("command-line overrides win over the file") {
     CHECK(loaded.config->dnsbl_zones.size() == 1);
 }
 
-TEST_CASE("every rule has a policy option") {
-    for (const auto &rule : rule_table()) {
-        bool found = false;
-        for (const auto &option : option_table())
-            found = found || option.name == "policy." + std::string(rule.id);
+TEST_CASE("each rule's policy option takes an action for that rule, from its declared default") {
+    // Every rule at once, each with a score of its own, so that a rule
+    // whose option is not read, or is read into another rule, shows.
+    std::vector<std::pair<std::string, std::string>> overrides;
+    for (std::size_t i = 0; i < rule_table().size(); ++i)
+        overrides.emplace_back("policy." + std::string(rule_table()[i].id),
+                               "score:" + std::to_string(i + 1));
+    const auto scored = load_config("", overrides);
+    REQUIRE(scored.config);
+    const auto defaults = load_config("");
+    REQUIRE(defaults.config);
+    for (std::size_t i = 0; i < rule_table().size(); ++i) {
+        const auto &rule = rule_table()[i];
         CAPTURE(rule.id);
-        CHECK(found);
+        CHECK(scored.config->action_for(rule.id) ==
+              Action{ActionKind::score, static_cast<double>(i + 1)});
+        CHECK(defaults.config->action_for(rule.id) == *Action::parse(rule.default_action));
     }
+}
+
+TEST_CASE("a rule that may not reject refuses reject, whatever rule it is") {
+    const RuleSpec rules[] = {
+        {.id = "may-reject", .default_action = "log"},
+        {.id = "never-rejects", .default_action = "tempfail", .may_reject = false},
+    };
+    CHECK(load_config(rules, "", {{"policy.may-reject", "reject"}}).config);
+    const auto refused = load_config(rules, "", {{"policy.never-rejects", "reject"}});
+    CHECK_FALSE(refused.config);
+    REQUIRE(refused.errors.size() == 1);
+    CHECK(refused.errors[0].option == "policy.never-rejects");
+    CHECK_FALSE(load_config(rules, "", {{"policy.rdns-missing", "reject"}}).config);
 }
 
 TEST_CASE("durations and sizes") {

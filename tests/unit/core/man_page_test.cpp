@@ -1,15 +1,16 @@
 // Keeps portcullis.conf(5) and the code in step, as Postfix checks
-// postconf(5) against its parameter tables. The page's OPTIONS section
-// documents each option as `.TP` followed by `.B name`, and uses `.TP`
-// for nothing else; each entry carries "Type: T." and "Default: D.",
-// where D is the table's default text ("empty" for an empty default),
-// and ends with "Example: LINE" or "Example: LINE under [SECTION]", a
-// line that load_config() must accept. Each policy.<rule> entry quotes
-// the rule's summary and "Shipped replies: R (reject), T (tempfail)."
-// from rules/replies.conf.
+// postconf(5) against its parameter tables. The page is the one the build
+// writes from man/portcullis.conf.5.in (the rules filled in from their
+// declarations). Its OPTIONS section documents each option as `.TP`
+// followed by `.B name`, and uses `.TP` for nothing else; each entry
+// carries "Type: T." and "Default: D.", where D is the table's default
+// text ("empty" for an empty default), and ends with "Example: LINE" or
+// "Example: LINE under [SECTION]", a line that load_config() must accept.
+// Each policy.<rule> entry quotes the rule's summary and "Built-in
+// replies: R (reject), T (tempfail)." of the reply book.
+#include "checks/check.hpp"
 #include "core/config.hpp"
 #include "core/replies.hpp"
-#include "core/rule_table.hpp"
 
 #include <doctest/doctest.h>
 
@@ -29,8 +30,7 @@ using namespace portcullis;
 
 namespace {
 
-const std::string conf_page = SOURCE_ROOT "/man/portcullis.conf.5";
-const std::string shipped_replies = SOURCE_ROOT "/rules/replies.conf";
+const std::string conf_page = CONF_PAGE;
 
 std::string_view type_name(OptionType type) {
     switch (type) {
@@ -334,18 +334,16 @@ TEST_CASE("every rule of rule_table() is documented with its summary") {
         "rules without a policy.<rule> entry in portcullis.conf(5): " << join(undocumented));
 }
 
-TEST_CASE("each rule's entry quotes the codes of the shipped replies file") {
+TEST_CASE("each rule's entry quotes the codes of its built-in reply") {
     const auto page = read_conf_page();
     REQUIRE(page.readable);
-    std::vector<std::string> errors;
-    const auto book = ReplyBook::load(shipped_replies, errors);
-    REQUIRE_MESSAGE(errors.empty(), shipped_replies << ": " << join(errors));
+    const ReplyBook book(rule_table());
     for (const auto &rule : rule_table()) {
         const auto found = page.entries.find("policy." + std::string(rule.id));
         if (found == page.entries.end())
             continue; // reported above
         const auto &reply = book.find(rule.id);
-        const std::string expected = "Shipped replies: " + reply.reject_code + " " +
+        const std::string expected = "Built-in replies: " + reply.reject_code + " " +
                                      reply.reject_status + " (reject), " + reply.tempfail_code +
                                      " " + reply.tempfail_status + " (tempfail).";
         CHECK_MESSAGE(found->second.text.find(expected) != std::string::npos,

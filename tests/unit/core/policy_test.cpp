@@ -1,3 +1,4 @@
+#include "checks/check.hpp"
 #include "core/policy.hpp"
 
 #include <doctest/doctest.h>

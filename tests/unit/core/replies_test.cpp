@@ -1,5 +1,5 @@
+#include "checks/check.hpp"
 #include "core/replies.hpp"
-#include "core/rule_table.hpp"
 
 #include <doctest/doctest.h>
 
@@ -96,18 +96,44 @@ TEST_CASE("the replies file is read and checked") {
                "stray line\n";
     }
     std::vector<std::string> errors;
-    const auto book = ReplyBook::load(file, errors);
+    const auto book = load_replies(file, errors);
     std::remove(file.c_str());
     CHECK(book.find("rdns-missing").reject_status == "5.7.25");
     CHECK(book.find("rdns-missing").lines.size() == 1);
     CHECK(book.find("no-such-rule").id == "default");
-    REQUIRE(errors.size() == 4);
+    REQUIRE(errors.size() == 2);
     CHECK(errors[0].find(":9:") != std::string::npos); // the stray line
+    CHECK(errors[1].find(":6: [broken] names no rule") != std::string::npos);
 }
 
-TEST_CASE("the shipped replies file is valid and covers every rule") {
+TEST_CASE("the replies file overrides the declared replies, section by section") {
+    constexpr std::string_view lines[] = {"first ${rule}", "second"};
+    const RuleSpec with_text[] = {{.id = "declared", .reject = "550 5.7.25", .text = lines}};
+    const ReplyBook declared(with_text);
+    CHECK(declared.find("declared").reject_status == "5.7.25");
+    CHECK(declared.find("declared").tempfail_code == "451"); // the RuleSpec default
+    CHECK(declared.find("declared").lines == std::vector<std::string>{"first ${rule}", "second"});
+    CHECK(declared.find("dns-error").tempfail_status == "4.4.3"); // the policy's own rules
+
+    const std::string file = "/tmp/portcullis-replies-override-test.conf";
+    {
+        std::ofstream out(file);
+        out << "[declared]\ntempfail = 421 4.3.2\ntext = only line\n";
+    }
     std::vector<std::string> errors;
-    const auto book = ReplyBook::load(SOURCE_ROOT "/rules/replies.conf", errors);
+    const auto book = ReplyBook::load(file, with_text, errors);
+    std::remove(file.c_str());
+    CHECK(errors.empty());
+    const auto &tmpl = book.find("declared");
+    CHECK(tmpl.reject_status == "5.7.25"); // not overridden
+    CHECK(tmpl.tempfail_code == "421");
+    CHECK(tmpl.tempfail_status == "4.3.2");
+    CHECK(tmpl.lines == std::vector<std::string>{"only line"});
+}
+
+TEST_CASE("the shipped replies file is valid; every rule has a reply") {
+    std::vector<std::string> errors;
+    const auto book = load_replies(SOURCE_ROOT "/rules/replies.conf", errors);
     CHECK(errors.empty());
     std::vector<std::string> ids = {"dns-error", "score"};
     for (const auto &rule : rule_table())
@@ -115,6 +141,7 @@ TEST_CASE("the shipped replies file is valid and covers every rule") {
     for (const auto &id : ids) {
         CAPTURE(id);
         CHECK(book.find(id).id == id);
+        CHECK_FALSE(book.find(id).lines.empty());
     }
     CHECK(book.find("rdns-missing").reject_status == "5.7.25");
     CHECK(book.find("rdns-unconfirmed").tempfail_code == "450");

@@ -1,0 +1,86 @@
+// The deny-sender check (mail): the envelope sender matches the
+// administrator's deny.sender list, whose entries are lower-case
+// "user@domain" (that address), "@domain" (that domain exactly) or
+// "domain" (that domain and its subdomains); senders compare
+// case-insensitively, the null sender never matches. No DNS. An empty
+// list is a skip.
+#include "checks/check.hpp"
+#include "core/log.hpp"
+
+namespace portcullis {
+
+namespace {
+
+constexpr std::string_view deny_sender_text[] = {
+    "Sender address <${sender}> is not accepted here.",
+    "See ${url}",
+};
+
+constexpr RuleSpec declared[] = {
+    {.id = "deny-sender",
+     .stage = Stage::mail,
+     .default_action = "reject",
+     .summary = "the envelope sender is in deny.sender",
+     .help = "The administrator of this server does not accept mail from your sender address "
+             "or its domain. If you think that is a mistake, ask the postmaster of the "
+             "recipient's domain (postmaster@ always gets through).",
+     .text = deny_sender_text,
+     .example = "reject"},
+};
+
+bool ends_with_subdomain(std::string_view domain, std::string_view parent) {
+    return domain.size() > parent.size() + 1 &&
+           domain.substr(domain.size() - parent.size()) == parent &&
+           domain[domain.size() - parent.size() - 1] == '.';
+}
+
+bool sender_matches(const std::string &address, const std::string &domain, std::string_view entry) {
+    if (entry.empty() || domain.empty())
+        return entry.find('@') != std::string_view::npos && entry.front() != '@' &&
+               address == entry;
+    if (entry.front() == '@')
+        return domain == normalize_host(entry.substr(1));
+    if (entry.find('@') != std::string_view::npos)
+        return address == entry;
+    const auto parent = normalize_host(entry);
+    return domain == parent || ends_with_subdomain(domain, parent);
+}
+
+class DenySenderCheck final : public Check {
+  public:
+    std::string_view name() const override { return "deny-sender"; }
+    Stage stage() const override { return Stage::mail; }
+    std::span<const RuleSpec> rules() const override { return declared; }
+
+    std::vector<CheckResult> evaluate(const CheckContext &context) const override {
+        auto one = [this](Outcome outcome, std::string detail) {
+            return std::vector{result("deny-sender", outcome, std::move(detail))};
+        };
+        const Facts &facts = context.facts;
+        if (!facts.sender_seen)
+            return one(Outcome::skip, "no MAIL FROM yet");
+        if (context.config.deny_senders.empty())
+            return one(Outcome::skip, "deny.sender is empty");
+        if (facts.sender.empty())
+            return one(Outcome::pass, "the null sender is never denied");
+        const std::string address = to_lower(facts.sender);
+        const auto at = address.rfind('@');
+        const std::string domain =
+            at == std::string::npos ? std::string() : normalize_host(address.substr(at + 1));
+        const std::string shown = "'" + log_safe(facts.sender, 100) + "'";
+        for (const auto &entry : context.config.deny_senders)
+            if (sender_matches(address, domain, to_lower(entry)))
+                return one(Outcome::fail,
+                           "sender " + shown + " matches deny.sender " + log_safe(entry, 100));
+        return one(Outcome::pass, "sender " + shown + " is not in deny.sender");
+    }
+};
+
+} // namespace
+
+const Check &deny_sender_check() {
+    static const DenySenderCheck check;
+    return check;
+}
+
+} // namespace portcullis
