@@ -10,19 +10,6 @@ namespace portcullis {
 namespace {
 std::mutex runtime_mutex;
 std::shared_ptr<const Runtime> installed;
-
-std::shared_ptr<Resolver> make_unbound_resolver(const Config::Resolver &config) {
-    UnboundSettings settings;
-    settings.forward = config.forward;
-    settings.dnssec = config.dnssec;
-    settings.trust_anchor = config.trust_anchor;
-    settings.unbound_config = config.unbound_config;
-    settings.timeout = config.timeout;
-    settings.msg_cache_size = config.msg_cache_size;
-    settings.rrset_cache_size = config.rrset_cache_size;
-    settings.outgoing_range = config.outgoing_range;
-    return std::make_shared<UnboundResolver>(settings);
-}
 } // namespace
 
 std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<std::string> &errors,
@@ -32,7 +19,7 @@ std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<std::st
     runtime->generic_patterns = GenericRdnsPatterns::load(config.generic_rdns_files, errors);
     if (!resolver) {
         try {
-            resolver = make_unbound_resolver(config.resolver);
+            resolver = std::make_shared<UnboundResolver>(config.resolver);
         } catch (const std::exception &error) {
             errors.push_back(std::string("resolver: ") + error.what());
         }
