@@ -1,9 +1,9 @@
 #include "runtime.hpp"
 
-#include "resolver/unbound_resolver.hpp"
 #include "shared_answers.hpp"
 
 #include <mutex>
+#include <stdexcept>
 
 namespace portcullis {
 
@@ -14,16 +14,11 @@ std::shared_ptr<const Runtime> installed;
 
 std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<std::string> &errors,
                                               std::shared_ptr<Resolver> resolver) {
+    if (!resolver)
+        throw std::invalid_argument("Runtime::build needs a resolver");
     auto runtime = std::make_shared<Runtime>();
     runtime->replies = ReplyBook::load(config.replies_file, errors);
     runtime->generic_patterns = GenericRdnsPatterns::load(config.generic_rdns_files, errors);
-    if (!resolver) {
-        try {
-            resolver = std::make_shared<UnboundResolver>(config.resolver);
-        } catch (const std::exception &error) {
-            errors.push_back(std::string("resolver: ") + error.what());
-        }
-    }
     if (!errors.empty())
         return nullptr;
     runtime->resolver = std::make_shared<SharedAnswers>(std::move(resolver));
