@@ -1,8 +1,11 @@
 // The immutable configuration a session runs with. Every option is
-// declared once in option_table() (name, type, default, help); the
-// Boost.Program_options description, `--help` and the check against
-// portcullis.conf(5) all come from that table. load_config() returns
-// either a Config or errors that name the file, line and option.
+// declared once in option_table() (name, type, default, help), bound in
+// config.cpp to the Config member its value goes to, with the checks it
+// needs beyond its type (ranges, octal modes, IP@PORT, zone syntax, ...);
+// the Boost.Program_options description, `--help`, the conversion and
+// the check against portcullis.conf(5) all come from that table.
+// load_config() returns either a Config or errors that name the file,
+// line and option.
 #pragma once
 
 #include "address.hpp"
