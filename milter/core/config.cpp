@@ -198,7 +198,12 @@ constexpr BoundOption general_options[] = {
     {{"spf.default-explanation", OptionType::string,
       "%{o} does not designate %{c} as a permitted sender",
       "explanation of an SPF fail when the domain gives none (SPF macros allowed)"},
-     [](const OptionValue &in, Config &config) { config.spf.default_explanation = in.text(); }},
+     [](const OptionValue &in, Config &config) {
+         // Empty means the default: a fail always explains itself.
+         const auto text = in.text();
+         config.spf.default_explanation =
+             text.empty() ? std::string(in.spec().default_value) : text;
+     }},
     {{"spf.void-lookup-limit", OptionType::number, "2",
       "DNS lookups without an answer one SPF evaluation may make (RFC 7208 section 4.6.4)"},
      [](const OptionValue &in, Config &config) {

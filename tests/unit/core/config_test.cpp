@@ -147,6 +147,14 @@ TEST_CASE("command-line overrides win over the file") {
     CHECK(loaded.config->dnsbl_zones.size() == 1);
 }
 
+TEST_CASE("an empty spf.default-explanation means the default, as SPF has none of its own") {
+    TempFile file("[spf]\ndefault-explanation =\n");
+    auto loaded = load_config(file.path);
+    REQUIRE(loaded.config);
+    CHECK(loaded.config->spf.default_explanation ==
+          "%{o} does not designate %{c} as a permitted sender");
+}
+
 TEST_CASE("every rule has a policy option") {
     for (const auto &rule : rule_table()) {
         bool found = false;
