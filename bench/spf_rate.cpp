@@ -27,6 +27,7 @@
 #include "core/config.hpp"
 #include "core/dns.hpp"
 #include "core/log.hpp"
+#include "resolver/unbound_resolver.hpp"
 #include "session/runtime.hpp"
 #include "spf/spf.hpp"
 
@@ -207,7 +208,14 @@ int main(int argc, char **argv) {
     if (!loaded.config)
         return 1;
     std::vector<std::string> errors;
-    const auto runtime = Runtime::build(std::move(*loaded.config), errors);
+    std::shared_ptr<Resolver> resolver;
+    try {
+        resolver = std::make_shared<UnboundResolver>(loaded.config->resolver);
+    } catch (const std::exception &error) {
+        std::cerr << "resolver: " << error.what() << "\n";
+        return 1;
+    }
+    const auto runtime = Runtime::build(std::move(*loaded.config), errors, std::move(resolver));
     for (const auto &error : errors)
         std::cerr << error << "\n";
     if (!runtime)

@@ -87,8 +87,7 @@ std::optional<SpfRequest> spf_request(const CheckContext &context, SpfIdentity i
 
 SpfOptions spf_options(const Config &config) {
     SpfOptions options;
-    if (!config.spf.default_explanation.empty())
-        options.default_explanation = config.spf.default_explanation;
+    options.default_explanation = config.spf.default_explanation;
     options.max_void_lookups = config.spf.void_lookup_limit;
     return options;
 }

@@ -1,17 +1,17 @@
 #include "config.hpp"
 
 #include "config_file.hpp"
+#include "option_value.hpp"
 
 #include <boost/program_options.hpp>
 
 #include <charconv>
-#include <cmath>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
 
 namespace po = boost::program_options;
 
@@ -19,97 +19,253 @@ namespace portcullis {
 
 namespace {
 
-constexpr OptionSpec fixed_options[] = {
-    {"socket", OptionType::string, "unix:/run/portcullis/portcullis.sock",
-     "where to listen: unix:PATH, inet:PORT@HOST or inet6:PORT@HOST"},
-    {"socket-mode", OptionType::string, "0660",
-     "permissions of a unix socket, in octal: the MTA's user must be able to connect"},
-    {"pid-file", OptionType::string, "", "write the process id to this file (empty: none)"},
-    {"user", OptionType::string, "", "user to switch to after binding the socket (empty: stay)"},
-    {"group", OptionType::string, "", "group to switch to (empty: the user's primary group)"},
-    {"mode", OptionType::choice, "enforce",
-     "enforce: act on verdicts; dry-run: log what would happen and accept", "enforce|dry-run"},
-    {"log-facility", OptionType::choice, "mail", "syslog facility",
-     "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"},
-    {"exempt-recipients", OptionType::list, "postmaster@* abuse@*",
-     "recipients accepted whatever the verdict (local@domain, * matches any local part or domain)"},
-    {"trusted-networks", OptionType::list, "127.0.0.0/8 ::1/128",
-     "clients in these networks skip every check"},
-    {"own-hostnames", OptionType::list, "",
-     "names of this MX a client must not claim in HELO (the MTA's j macro is added)"},
-    {"own-addresses", OptionType::list, "",
-     "addresses of this MX a client must not claim in HELO ({daemon_addr} is added)"},
-    {"reply-url", OptionType::string, "",
-     "URL offered in replies as ${url}; ${rule} inside it is replaced by the rule id"},
-    {"replies-file", OptionType::string, "replies.conf", "reply templates, one section per rule"},
-    {"generic-rdns-patterns", OptionType::list, "generic-rdns.conf",
-     "files of patterns for generic/dynamic PTR names (setting it replaces the default: list the shipped file too)"},
-    {"resolver.forward", OptionType::list, "",
-     "forward queries to these resolvers, IP[@PORT] (empty: full recursion)"},
-    {"resolver.dnssec", OptionType::boolean, "yes", "validate DNSSEC (bogus answers are DNS errors)"},
-    {"resolver.trust-anchor", OptionType::string, "/usr/share/dns/root.key",
-     "DNSSEC trust anchor file"},
-    {"resolver.unbound-config", OptionType::string, "",
-     "an unbound.conf(5) file read by libunbound (local zones, stub zones, more anchors)"},
-    {"resolver.timeout", OptionType::duration, "5s", "how long one lookup may take"},
-    {"resolver.stage-budget", OptionType::duration, "12s",
-     "how long the recipient stage waits for outstanding lookups"},
-    {"resolver.msg-cache-size", OptionType::size, "32m", "libunbound message cache size"},
-    {"resolver.rrset-cache-size", OptionType::size, "64m", "libunbound RRset cache size"},
-    {"resolver.outgoing-range", OptionType::number, "1024",
-     "how many queries libunbound may have outstanding"},
-    {"rdns.max-names", OptionType::number, "10", "PTR names checked for forward confirmation"},
-    {"dnsbl.zone", OptionType::list, "",
-     "DNSBL/DNSWL zone as zone[=filter][*weight], e.g. zen.example=127.0.0.[2..11]*3"},
-    {"dnsbl.threshold", OptionType::number, "1", "weight at which dnsbl-listed applies"},
-    {"dnsbl.txt-max-length", OptionType::number, "200",
-     "longest DNSBL TXT reason copied into a reply"},
-    {"rhsbl.zone", OptionType::list, "",
-     "RHSBL zone for domain names as zone[=filter][*weight], e.g. dbl.example=127.0.1.[2..99]"},
-    {"rhsbl.threshold", OptionType::number, "1", "weight at which rhsbl-listed applies"},
-    {"spf.receiver", OptionType::string, "",
-     "this host's name in SPF (%{r}) and Received-SPF (empty: the MTA's j macro)"},
-    {"spf.default-explanation", OptionType::string,
-     "%{o} does not designate %{c} as a permitted sender",
-     "explanation of an SPF fail when the domain gives none (SPF macros allowed)"},
-    {"spf.void-lookup-limit", OptionType::number, "2",
-     "DNS lookups without an answer one SPF evaluation may make (RFC 7208 section 4.6.4)"},
-    {"spf.add-header", OptionType::boolean, "yes",
-     "add a Received-SPF: header with the SPF result to accepted mail"},
-    {"allow.network", OptionType::list, "",
-     "clients in these networks skip the connection and HELO checks"},
-    {"allow.hostname", OptionType::list, "",
-     "clients whose verified PTR name is or ends in one of these skip the connection and HELO checks"},
-    {"deny.network", OptionType::list, "", "clients in these networks are refused (deny-network)"},
-    {"deny.sender", OptionType::list, "",
-     "envelope senders refused (deny-sender): user@domain, @domain or domain"},
-    {"policy.dns-error", OptionType::choice, "tempfail",
-     "what a failed lookup does for a check that would act", "tempfail|log|ignore"},
-    {"policy.score-tempfail", OptionType::number, "0",
-     "total score at which the client is tempfailed (0: off)"},
-    {"policy.score-reject", OptionType::number, "0",
-     "total score at which the client is rejected (0: off)"},
+// Where an option's value goes: converts it (checking it as the option
+// needs) and stores it in its Config member.
+using Store = void (*)(const OptionValue &in, Config &config);
+
+struct BoundOption {
+    OptionSpec spec;
+    Store store;
 };
 
-std::vector<OptionSpec> build_table(std::span<const RuleSpec> rules,
-                                    std::deque<std::string> &storage) {
-    std::vector<OptionSpec> table(std::begin(fixed_options), std::end(fixed_options));
-    for (const auto &rule : rules) {
-        const auto &name = storage.emplace_back("policy." + std::string(rule.id));
-        const auto &help = storage.emplace_back(
-            "action when " + std::string(rule.summary) +
-            ": ignore, log, tempfail, reject or score:N");
-        table.push_back({name, OptionType::action, rule.default_action, help});
-    }
-    return table;
+// The special conversions some options need beyond their type.
+
+unsigned octal_mode(const OptionValue &in) {
+    const auto mode = in.text();
+    unsigned bits = 0;
+    auto [end, error] = std::from_chars(mode.data(), mode.data() + mode.size(), bits, 8);
+    if (mode.empty() || error != std::errc() || end != mode.data() + mode.size() || bits > 0777)
+        in.fail(mode, "expected octal permissions such as 0660, not '" + mode + "'");
+    return bits;
 }
 
-std::vector<std::string> split_words(std::string_view text) {
-    std::vector<std::string> words;
-    std::istringstream in{std::string(text)};
-    for (std::string word; in >> word;)
-        words.push_back(word);
+std::vector<std::string> lower_case(std::vector<std::string> words) {
+    for (auto &word : words)
+        word = to_lower(word);
     return words;
+}
+
+std::vector<std::string> host_names(const OptionValue &in) {
+    std::vector<std::string> names;
+    for (const auto &name : in.list())
+        names.push_back(normalize_host(name));
+    return names;
+}
+
+std::vector<IpAddress> addresses(const OptionValue &in) {
+    std::vector<IpAddress> out;
+    for (const auto &word : in.list()) {
+        if (auto address = IpAddress::parse(word))
+            out.push_back(*address);
+        else
+            in.fail(word, "'" + word + "' is not an IP address");
+    }
+    return out;
+}
+
+// "IP" or "IP@PORT", as libunbound's ub_ctx_set_fwd() takes them.
+std::vector<std::string> forwarders(const OptionValue &in) {
+    auto forwarders = in.list();
+    for (const auto &forward : forwarders) {
+        const auto at = forward.find('@');
+        bool valid = IpAddress::parse(forward.substr(0, at)).has_value();
+        if (valid && at != std::string::npos) {
+            const auto port = forward.substr(at + 1);
+            unsigned number = 0;
+            auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+            valid = !port.empty() && error == std::errc() && end == port.data() + port.size() &&
+                    number > 0 && number < 65536;
+        }
+        if (!valid)
+            in.fail(forward, "'" + forward + "' is not IP or IP@PORT");
+    }
+    return forwarders;
+}
+
+std::vector<DnsblZone> zones(const OptionValue &in) {
+    std::vector<DnsblZone> zones;
+    for (const auto &entry : in.list()) {
+        std::string error;
+        if (auto zone = DnsblZone::parse(entry, &error))
+            zones.push_back(*zone);
+        else
+            in.fail(entry, "'" + entry + "': " + error);
+    }
+    return zones;
+}
+
+// Every option but the policy section's, in the order of --help and
+// portcullis.conf(5).
+constexpr BoundOption general_options[] = {
+    {{"socket", OptionType::string, "unix:/run/portcullis/portcullis.sock",
+      "where to listen: unix:PATH, inet:PORT@HOST or inet6:PORT@HOST"},
+     [](const OptionValue &in, Config &config) { config.socket = in.text(); }},
+    {{"socket-mode", OptionType::string, "0660",
+      "permissions of a unix socket, in octal: the MTA's user must be able to connect"},
+     [](const OptionValue &in, Config &config) { config.socket_mode = octal_mode(in); }},
+    {{"pid-file", OptionType::string, "", "write the process id to this file (empty: none)"},
+     [](const OptionValue &in, Config &config) { config.pid_file = in.text(); }},
+    {{"user", OptionType::string, "", "user to switch to after binding the socket (empty: stay)"},
+     [](const OptionValue &in, Config &config) { config.user = in.text(); }},
+    {{"group", OptionType::string, "", "group to switch to (empty: the user's primary group)"},
+     [](const OptionValue &in, Config &config) { config.group = in.text(); }},
+    {{"mode", OptionType::choice, "enforce",
+      "enforce: act on verdicts; dry-run: log what would happen and accept", "enforce|dry-run"},
+     [](const OptionValue &in, Config &config) { config.dry_run = in.choice() == "dry-run"; }},
+    {{"log-facility", OptionType::choice, "mail", "syslog facility",
+      "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"},
+     [](const OptionValue &in, Config &config) { config.log_facility = in.choice(); }},
+    {{"exempt-recipients", OptionType::list, "postmaster@* abuse@*",
+      "recipients accepted whatever the verdict (local@domain, * matches any local part or "
+      "domain)"},
+     [](const OptionValue &in, Config &config) {
+         config.exempt_recipients = lower_case(in.list());
+     }},
+    {{"trusted-networks", OptionType::list, "127.0.0.0/8 ::1/128",
+      "clients in these networks skip every check"},
+     [](const OptionValue &in, Config &config) { config.trusted_networks = in.networks(); }},
+    {{"own-hostnames", OptionType::list, "",
+      "names of this MX a client must not claim in HELO (the MTA's j macro is added)"},
+     [](const OptionValue &in, Config &config) { config.own_hostnames = host_names(in); }},
+    {{"own-addresses", OptionType::list, "",
+      "addresses of this MX a client must not claim in HELO ({daemon_addr} is added)"},
+     [](const OptionValue &in, Config &config) { config.own_addresses = addresses(in); }},
+    {{"reply-url", OptionType::string, "",
+      "URL offered in replies as ${url}; ${rule} inside it is replaced by the rule id"},
+     [](const OptionValue &in, Config &config) { config.reply_url = in.text(); }},
+    {{"replies-file", OptionType::string, "replies.conf", "reply templates, one section per rule"},
+     [](const OptionValue &in, Config &config) { config.replies_file = in.path(); }},
+    {{"generic-rdns-patterns", OptionType::list, "generic-rdns.conf",
+      "files of patterns for generic/dynamic PTR names (setting it replaces the default: list "
+      "the shipped file too)"},
+     [](const OptionValue &in, Config &config) { config.generic_rdns_files = in.paths(); }},
+
+    {{"resolver.forward", OptionType::list, "",
+      "forward queries to these resolvers, IP[@PORT] (empty: full recursion)"},
+     [](const OptionValue &in, Config &config) { config.resolver.forward = forwarders(in); }},
+    {{"resolver.dnssec", OptionType::boolean, "yes",
+      "validate DNSSEC (bogus answers are DNS errors)"},
+     [](const OptionValue &in, Config &config) { config.resolver.dnssec = in.boolean(); }},
+    {{"resolver.trust-anchor", OptionType::string, "/usr/share/dns/root.key",
+      "DNSSEC trust anchor file"},
+     [](const OptionValue &in, Config &config) { config.resolver.trust_anchor = in.path(); }},
+    {{"resolver.unbound-config", OptionType::string, "",
+      "an unbound.conf(5) file read by libunbound (local zones, stub zones, more anchors)"},
+     [](const OptionValue &in, Config &config) { config.resolver.unbound_config = in.path(); }},
+    {{"resolver.timeout", OptionType::duration, "5s", "how long one lookup may take"},
+     [](const OptionValue &in, Config &config) { config.resolver.timeout = in.duration(); }},
+    {{"resolver.stage-budget", OptionType::duration, "12s",
+      "how long the recipient stage waits for outstanding lookups"},
+     [](const OptionValue &in, Config &config) {
+         config.resolver.stage_budget = in.duration();
+         if (config.resolver.stage_budget > std::chrono::seconds(25))
+             in.fail(in.written(), "must stay below 25s, under the MTA's milter command timeout");
+     }},
+    {{"resolver.msg-cache-size", OptionType::size, "32m", "libunbound message cache size"},
+     [](const OptionValue &in, Config &config) { config.resolver.msg_cache_size = in.size(); }},
+    {{"resolver.rrset-cache-size", OptionType::size, "64m", "libunbound RRset cache size"},
+     [](const OptionValue &in, Config &config) { config.resolver.rrset_cache_size = in.size(); }},
+    {{"resolver.outgoing-range", OptionType::number, "1024",
+      "how many queries libunbound may have outstanding"},
+     [](const OptionValue &in, Config &config) {
+         config.resolver.outgoing_range = in.whole_number(16, 65536);
+     }},
+
+    {{"rdns.max-names", OptionType::number, "10", "PTR names checked for forward confirmation"},
+     [](const OptionValue &in, Config &config) {
+         config.rdns_max_names = in.whole_number(1, 100);
+     }},
+    {{"dnsbl.zone", OptionType::list, "",
+      "DNSBL/DNSWL zone as zone[=filter][*weight], e.g. zen.example=127.0.0.[2..11]*3"},
+     [](const OptionValue &in, Config &config) { config.dnsbl_zones = zones(in); }},
+    {{"dnsbl.threshold", OptionType::number, "1", "weight at which dnsbl-listed applies"},
+     [](const OptionValue &in, Config &config) { config.dnsbl_threshold = in.number(); }},
+    {{"dnsbl.txt-max-length", OptionType::number, "200",
+      "longest DNSBL TXT reason copied into a reply"},
+     [](const OptionValue &in, Config &config) {
+         config.dnsbl_txt_max_length = in.whole_number(0, 900);
+     }},
+    {{"rhsbl.zone", OptionType::list, "",
+      "RHSBL zone for domain names as zone[=filter][*weight], e.g. dbl.example=127.0.1.[2..99]"},
+     [](const OptionValue &in, Config &config) { config.rhsbl_zones = zones(in); }},
+    {{"rhsbl.threshold", OptionType::number, "1", "weight at which rhsbl-listed applies"},
+     [](const OptionValue &in, Config &config) { config.rhsbl_threshold = in.number(); }},
+
+    {{"spf.receiver", OptionType::string, "",
+      "this host's name in SPF (%{r}) and Received-SPF (empty: the MTA's j macro)"},
+     [](const OptionValue &in, Config &config) {
+         config.spf.receiver = normalize_host(in.text());
+     }},
+    {{"spf.default-explanation", OptionType::string,
+      "%{o} does not designate %{c} as a permitted sender",
+      "explanation of an SPF fail when the domain gives none (SPF macros allowed)"},
+     [](const OptionValue &in, Config &config) {
+         // Empty means the default: a fail always explains itself.
+         const auto text = in.text();
+         config.spf.default_explanation =
+             text.empty() ? std::string(in.spec().default_value) : text;
+     }},
+    {{"spf.void-lookup-limit", OptionType::number, "2",
+      "DNS lookups without an answer one SPF evaluation may make (RFC 7208 section 4.6.4)"},
+     [](const OptionValue &in, Config &config) {
+         config.spf.void_lookup_limit = in.whole_number(0, 10);
+     }},
+    {{"spf.add-header", OptionType::boolean, "yes",
+      "add a Received-SPF: header with the SPF result to accepted mail"},
+     [](const OptionValue &in, Config &config) { config.spf.add_header = in.boolean(); }},
+
+    {{"allow.network", OptionType::list, "",
+      "clients in these networks skip the connection and HELO checks"},
+     [](const OptionValue &in, Config &config) { config.allow_networks = in.networks(); }},
+    {{"allow.hostname", OptionType::list, "",
+      "clients whose verified PTR name is or ends in one of these skip the connection and HELO "
+      "checks"},
+     [](const OptionValue &in, Config &config) { config.allow_hostnames = host_names(in); }},
+    {{"deny.network", OptionType::list, "", "clients in these networks are refused (deny-network)"},
+     [](const OptionValue &in, Config &config) { config.deny_networks = in.networks(); }},
+    {{"deny.sender", OptionType::list, "",
+      "envelope senders refused (deny-sender): user@domain, @domain or domain"},
+     [](const OptionValue &in, Config &config) { config.deny_senders = lower_case(in.list()); }},
+};
+
+// The policy section's own options; the policy.<rule> ones follow them,
+// one per rule (append_rule_options(), convert_rule_actions()).
+constexpr BoundOption policy_options[] = {
+    {{"policy.dns-error", OptionType::choice, "tempfail",
+      "what a failed lookup does for a check that would act", "tempfail|log|ignore"},
+     [](const OptionValue &in, Config &config) {
+         config.dns_error_action = *Action::parse(in.choice());
+     }},
+    {{"policy.score-tempfail", OptionType::number, "0",
+      "total score at which the client is tempfailed (0: off)"},
+     [](const OptionValue &in, Config &config) { config.score_tempfail = in.number(); }},
+    {{"policy.score-reject", OptionType::number, "0",
+      "total score at which the client is rejected (0: off)"},
+     [](const OptionValue &in, Config &config) { config.score_reject = in.number(); }},
+};
+
+// One policy.<rule> option per rule, of type action, defaulting to the
+// rule's default action.
+void append_rule_options(std::vector<OptionSpec> &table, std::span<const RuleSpec> rules,
+                         std::deque<std::string> &storage) {
+    for (const auto &rule : rules) {
+        const auto &name = storage.emplace_back("policy." + std::string(rule.id));
+        const auto &help = storage.emplace_back("action when " + std::string(rule.summary) +
+                                                ": ignore, log, tempfail, reject or score:N");
+        table.push_back({name, OptionType::action, rule.default_action, help});
+    }
+}
+
+// `storage` owns the generated names and help texts.
+std::vector<OptionSpec> build_table(std::span<const RuleSpec> rules,
+                                    std::deque<std::string> &storage) {
+    std::vector<OptionSpec> table;
+    for (const auto &option : general_options)
+        table.push_back(option.spec);
+    for (const auto &option : policy_options)
+        table.push_back(option.spec);
+    append_rule_options(table, rules, storage);
+    return table;
 }
 
 po::options_description build_description(std::span<const OptionSpec> options) {
@@ -127,246 +283,36 @@ po::options_description build_description(std::span<const OptionSpec> options) {
     return description;
 }
 
-class Converter {
-  public:
-    Converter(std::span<const OptionSpec> options, const po::variables_map &values,
-              const ConfigFileIndex &index, std::vector<ConfigError> &errors)
-        : options_(options), values_(values), index_(index), errors_(errors) {}
-
-    std::string text(std::string_view name) {
-        if (values_.count(std::string(name)))
-            return values_[std::string(name)].as<std::string>();
-        return std::string(spec(name).default_value);
-    }
-
-    std::vector<std::string> list(std::string_view name) {
-        if (values_.count(std::string(name))) {
-            std::vector<std::string> out;
-            for (const auto &value : values_[std::string(name)].as<std::vector<std::string>>())
-                for (auto &word : split_words(value))
-                    out.push_back(word);
-            return out;
-        }
-        return split_words(spec(name).default_value);
-    }
-
-    bool boolean(std::string_view name) {
-        const auto value = to_lower(text(name));
-        if (value == "yes" || value == "true" || value == "on" || value == "1")
-            return true;
-        if (value == "no" || value == "false" || value == "off" || value == "0")
-            return false;
-        fail(name, value, "expected yes or no, not '" + value + "'");
-        return false;
-    }
-
-    double number(std::string_view name) {
-        const auto value = text(name);
-        double number = 0;
-        auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-        if (value.empty() || error != std::errc() || end != value.data() + value.size() ||
-            !std::isfinite(number)) {
-            fail(name, value, "expected a number, not '" + value + "'");
-            return 0;
-        }
-        return number;
-    }
-
-    unsigned whole_number(std::string_view name, unsigned low, unsigned high) {
-        const double value = number(name);
-        if (value < low || value > high || value != std::floor(value)) {
-            fail(name, text(name),
-                 "expected a whole number from " + std::to_string(low) + " to " +
-                     std::to_string(high));
-            return low;
-        }
-        return static_cast<unsigned>(value);
-    }
-
-    std::chrono::milliseconds duration(std::string_view name) {
-        const auto value = text(name);
-        auto parsed = parse_duration(value);
-        if (!parsed || parsed->count() <= 0) {
-            fail(name, value, "expected a duration such as 5s or 250ms, not '" + value + "'");
-            return std::chrono::milliseconds(1000);
-        }
-        return *parsed;
-    }
-
-    std::uint64_t size(std::string_view name) {
-        const auto value = text(name);
-        auto parsed = parse_size(value);
-        if (!parsed) {
-            fail(name, value, "expected a size such as 32m, not '" + value + "'");
-            return 1 << 20;
-        }
-        return *parsed;
-    }
-
-    std::string choice(std::string_view name) {
-        const auto value = text(name);
-        std::string choices(spec(name).choices);
-        for (auto &c : choices)
-            if (c == '|')
-                c = ' ';
-        for (const auto &allowed : split_words(choices))
-            if (allowed == value)
-                return value;
-        fail(name, value, "expected one of " + std::string(spec(name).choices) + ", not '" +
-                              value + "'");
-        return split_words(choices).front();
-    }
-
-    std::vector<Network> networks(std::string_view name) {
-        std::vector<Network> out;
-        for (const auto &word : list(name)) {
-            if (auto network = Network::parse(word))
-                out.push_back(*network);
-            else
-                fail(name, word, "'" + word + "' is not an address or network (CIDR)");
-        }
-        return out;
-    }
-
-    Action action(std::string_view name) {
-        const auto value = text(name);
-        if (auto action = Action::parse(value))
-            return *action;
-        fail(name, value,
-             "expected ignore, log, tempfail, reject or score:N, not '" + value + "'");
-        return Action{ActionKind::log};
-    }
-
-    void fail(std::string_view name, std::string_view value, std::string message) {
-        ConfigError error;
-        error.file = index_.file();
-        error.option = std::string(name);
-        error.line = index_.line_of(name, value);
-        error.message = std::move(message);
-        errors_.push_back(std::move(error));
-    }
-
-  private:
-    const OptionSpec &spec(std::string_view name) const {
-        for (const auto &option : options_)
-            if (option.name == name)
-                return option;
-        throw std::logic_error("undeclared option " + std::string(name));
-    }
-
-    std::span<const OptionSpec> options_;
-    const po::variables_map &values_;
-    const ConfigFileIndex &index_;
-    std::vector<ConfigError> &errors_;
-};
-
-std::string resolve_path(const std::filesystem::path &base, const std::string &path) {
-    if (path.empty() || std::filesystem::path(path).is_absolute())
-        return path;
-    return (base / path).lexically_normal().string();
+const OptionSpec &find_option(std::span<const OptionSpec> options, std::string_view name) {
+    for (const auto &option : options)
+        if (option.name == name)
+            return option;
+    throw std::logic_error("undeclared option " + std::string(name));
 }
 
-void convert(Converter &in, std::span<const RuleSpec> rules, Config &config,
-             const std::filesystem::path &base) {
-    config.socket = in.text("socket");
-    const auto mode = in.text("socket-mode");
-    unsigned mode_bits = 0;
-    auto [mode_end, mode_error] =
-        std::from_chars(mode.data(), mode.data() + mode.size(), mode_bits, 8);
-    if (mode.empty() || mode_error != std::errc() || mode_end != mode.data() + mode.size() ||
-        mode_bits > 0777)
-        in.fail("socket-mode", mode, "expected octal permissions such as 0660, not '" + mode + "'");
-    config.socket_mode = mode_bits;
-    config.pid_file = in.text("pid-file");
-    config.user = in.text("user");
-    config.group = in.text("group");
-    config.dry_run = in.choice("mode") == "dry-run";
-    config.log_facility = in.choice("log-facility");
-    for (const auto &recipient : in.list("exempt-recipients"))
-        config.exempt_recipients.push_back(to_lower(recipient));
-    config.trusted_networks = in.networks("trusted-networks");
-    for (const auto &name : in.list("own-hostnames"))
-        config.own_hostnames.push_back(normalize_host(name));
-    for (const auto &word : in.list("own-addresses")) {
-        if (auto address = IpAddress::parse(word))
-            config.own_addresses.push_back(*address);
-        else
-            in.fail("own-addresses", word, "'" + word + "' is not an IP address");
-    }
-    config.reply_url = in.text("reply-url");
-    config.replies_file = resolve_path(base, in.text("replies-file"));
-    for (const auto &file : in.list("generic-rdns-patterns"))
-        config.generic_rdns_files.push_back(resolve_path(base, file));
-
-    config.resolver.forward = in.list("resolver.forward");
-    for (const auto &forward : config.resolver.forward) {
-        const auto at = forward.find('@');
-        bool valid = IpAddress::parse(forward.substr(0, at)).has_value();
-        if (valid && at != std::string::npos) {
-            const auto port = forward.substr(at + 1);
-            unsigned number = 0;
-            auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-            valid = !port.empty() && error == std::errc() && end == port.data() + port.size() &&
-                    number > 0 && number < 65536;
-        }
-        if (!valid)
-            in.fail("resolver.forward", forward,
-                    "'" + forward + "' is not IP or IP@PORT");
-    }
-    config.resolver.dnssec = in.boolean("resolver.dnssec");
-    config.resolver.trust_anchor = resolve_path(base, in.text("resolver.trust-anchor"));
-    config.resolver.unbound_config = resolve_path(base, in.text("resolver.unbound-config"));
-    config.resolver.timeout = in.duration("resolver.timeout");
-    config.resolver.stage_budget = in.duration("resolver.stage-budget");
-    if (config.resolver.stage_budget > std::chrono::seconds(25))
-        in.fail("resolver.stage-budget", in.text("resolver.stage-budget"),
-                "must stay below 25s, under the MTA's milter command timeout");
-    config.resolver.msg_cache_size = in.size("resolver.msg-cache-size");
-    config.resolver.rrset_cache_size = in.size("resolver.rrset-cache-size");
-    config.resolver.outgoing_range = in.whole_number("resolver.outgoing-range", 16, 65536);
-
-    config.rdns_max_names = in.whole_number("rdns.max-names", 1, 100);
-    for (const auto &entry : in.list("dnsbl.zone")) {
-        std::string error;
-        if (auto zone = DnsblZone::parse(entry, &error))
-            config.dnsbl_zones.push_back(*zone);
-        else
-            in.fail("dnsbl.zone", entry, "'" + entry + "': " + error);
-    }
-    config.dnsbl_threshold = in.number("dnsbl.threshold");
-    config.dnsbl_txt_max_length = in.whole_number("dnsbl.txt-max-length", 0, 900);
-
-    for (const auto &entry : in.list("rhsbl.zone")) {
-        std::string error;
-        if (auto zone = DnsblZone::parse(entry, &error))
-            config.rhsbl_zones.push_back(*zone);
-        else
-            in.fail("rhsbl.zone", entry, "'" + entry + "': " + error);
-    }
-    config.rhsbl_threshold = in.number("rhsbl.threshold");
-    config.spf.receiver = normalize_host(in.text("spf.receiver"));
-    config.spf.default_explanation = in.text("spf.default-explanation");
-    config.spf.void_lookup_limit = in.whole_number("spf.void-lookup-limit", 0, 10);
-    config.spf.add_header = in.boolean("spf.add-header");
-
-    config.allow_networks = in.networks("allow.network");
-    config.deny_networks = in.networks("deny.network");
-    for (const auto &name : in.list("allow.hostname"))
-        config.allow_hostnames.push_back(normalize_host(name));
-    for (const auto &sender : in.list("deny.sender"))
-        config.deny_senders.push_back(to_lower(sender));
-
+// Each rule's action from its policy.<rule> option; a rule that may not
+// reject (a temporary condition) refuses reject.
+void convert_rule_actions(std::span<const OptionSpec> options, const OptionSources &sources,
+                          Config &config, std::span<const RuleSpec> rules) {
     for (const auto &rule : rules) {
-        const std::string name = "policy." + std::string(rule.id);
-        const Action action = in.action(name);
+        const OptionValue in(find_option(options, "policy." + std::string(rule.id)), sources);
+        const Action action = in.action();
         if (!rule.may_reject && action.kind == ActionKind::reject)
-            in.fail(name, in.text(name),
+            in.fail(in.written(),
                     "a temporary error never rejects: use tempfail, log, ignore or score:N");
         config.actions[std::string(rule.id)] = action;
     }
-    config.dns_error_action = *Action::parse(in.choice("policy.dns-error"));
-    config.score_tempfail = in.number("policy.score-tempfail");
-    config.score_reject = in.number("policy.score-reject");
+}
+
+void convert(std::span<const OptionSpec> options, const OptionSources &sources, Config &config,
+             std::span<const RuleSpec> rules) {
+    for (const auto &option : general_options)
+        option.store(OptionValue(option.spec, sources), config);
+    // The rule actions before the policy section's own options: the order
+    // in which their errors have always been reported.
+    convert_rule_actions(options, sources, config, rules);
+    for (const auto &option : policy_options)
+        option.store(OptionValue(option.spec, sources), config);
 }
 
 } // namespace
@@ -375,7 +321,7 @@ std::span<const OptionSpec> option_table(std::span<const RuleSpec> rules) {
     // One table per rule list; the program has one (the checks' rules),
     // tests a few.
     struct Table {
-        std::deque<std::string> storage; // owns the generated names and help texts
+        std::deque<std::string> storage;
         std::vector<OptionSpec> options;
     };
     static std::mutex mutex;
@@ -460,13 +406,12 @@ ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &fil
         }
     }
 
-    Converter converter(options, values, index, result.errors);
+    const OptionSources sources{values, index, result.errors,
+                                file.empty() ? std::filesystem::path("/etc/portcullis")
+                                             : std::filesystem::absolute(file).parent_path()};
     Config config;
     config.source_file = file;
-    const std::filesystem::path base = file.empty()
-                                           ? std::filesystem::path("/etc/portcullis")
-                                           : std::filesystem::absolute(file).parent_path();
-    convert(converter, rules, config, base);
+    convert(options, sources, config, rules);
     if (result.errors.empty())
         result.config = std::move(config);
     return result;

@@ -1,8 +1,11 @@
 // The immutable configuration a session runs with. Every option is
-// declared once in option_table() (name, type, default, help); the
-// Boost.Program_options description, `--help` and the check against
-// portcullis.conf(5) all come from that table. load_config() returns
-// either a Config or errors that name the file, line and option.
+// declared once in option_table() (name, type, default, help), bound in
+// config.cpp to the Config member its value goes to, with the checks it
+// needs beyond its type (ranges, octal modes, IP@PORT, zone syntax, ...);
+// the Boost.Program_options description, `--help`, the conversion and
+// the check against portcullis.conf(5) all come from that table.
+// load_config() returns either a Config or errors that name the file,
+// line and option.
 #pragma once
 
 #include "address.hpp"
@@ -45,10 +48,12 @@ struct DnsblZone {
     bool matches(std::string_view address) const;
 };
 
+// Filled in by load_config(). The member initializers are neutral values,
+// not defaults: an option's default is written in option_table() only.
 struct Config {
     std::string source_file; // the file it was read from, "" for defaults
     std::string socket;
-    unsigned socket_mode = 0660;
+    unsigned socket_mode = 0;
     std::string pid_file;
     std::string user;
     std::string group;
@@ -64,7 +69,7 @@ struct Config {
 
     struct Resolver {
         std::vector<std::string> forward; // "IP[@PORT]"
-        bool dnssec = true;
+        bool dnssec = false;
         std::string trust_anchor;
         std::string unbound_config;
         std::chrono::milliseconds timeout{};
@@ -76,16 +81,16 @@ struct Config {
 
     unsigned rdns_max_names = 0;
     std::vector<DnsblZone> dnsbl_zones;
-    double dnsbl_threshold = 1;
+    double dnsbl_threshold = 0;
     unsigned dnsbl_txt_max_length = 0;
     std::vector<DnsblZone> rhsbl_zones; // same syntax, asked for domain names
-    double rhsbl_threshold = 1;
+    double rhsbl_threshold = 0;
 
     struct Spf {
         std::string receiver; // lower-case; empty: the MTA's j macro
-        std::string default_explanation;
-        unsigned void_lookup_limit = 2;
-        bool add_header = true;
+        std::string default_explanation; // never empty: empty in the file means the default
+        unsigned void_lookup_limit = 0;
+        bool add_header = false;
     } spf;
 
     std::vector<Network> allow_networks;

@@ -3,6 +3,7 @@
 #include "core/log.hpp"
 #include "milter.hpp"
 #include "session/runtime.hpp"
+#include "unbound_runtime.hpp"
 
 #include <csignal>
 #include <cstring>
@@ -31,7 +32,7 @@ std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
         errors.push_back(error.to_string());
     std::shared_ptr<const Runtime> runtime;
     if (loaded.config)
-        runtime = Runtime::build(std::move(*loaded.config), errors);
+        runtime = build_unbound_runtime(std::move(*loaded.config), errors);
     for (const auto &error : errors)
         log_error("configuration: " + error);
     return runtime;

@@ -7,6 +7,7 @@
 #include "daemon.hpp"
 #include "rules_command.hpp"
 #include "spf_command.hpp"
+#include "unbound_runtime.hpp"
 
 #include <cstring>
 #include <iostream>
@@ -47,7 +48,7 @@ std::shared_ptr<const Runtime> load_command_runtime(const po::variables_map &val
     if (!loaded.config)
         return nullptr;
     std::vector<std::string> errors;
-    auto runtime = Runtime::build(std::move(*loaded.config), errors);
+    auto runtime = build_unbound_runtime(std::move(*loaded.config), errors);
     for (const auto &error : errors)
         std::cerr << error << "\n";
     return runtime;

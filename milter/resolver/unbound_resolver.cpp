@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -397,7 +398,7 @@ void set_option(ub_ctx *ctx, const char *name, const std::string &value) {
                                  ub_strerror(err));
 }
 
-void configure(ub_ctx *ctx, const UnboundSettings &settings) {
+void configure(ub_ctx *ctx, const Config::Resolver &settings) {
     int err = ub_ctx_async(ctx, 1);
     if (err != 0)
         throw std::runtime_error(std::string("libunbound: ub_ctx_async: ") + ub_strerror(err));
@@ -440,7 +441,7 @@ void configure(ub_ctx *ctx, const UnboundSettings &settings) {
 
 } // namespace
 
-UnboundResolver::UnboundResolver(const UnboundSettings &settings)
+UnboundResolver::UnboundResolver(const Config::Resolver &settings)
     : state_(std::make_shared<State>()) {
     if (settings.timeout <= std::chrono::milliseconds::zero())
         throw std::runtime_error("resolver timeout must be positive");

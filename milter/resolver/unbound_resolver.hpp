@@ -10,12 +10,15 @@
 // also those libunbound leaves unfollowed in local data (up to 8).
 // Destruction completes pending lookups with servfail "resolver shut
 // down"; it must not race with resolve() calls from other threads.
+// Its settings are the resolver.* options (Config::Resolver, whose
+// defaults live in the option table only; stage_budget is not its
+// business); an empty trust_anchor with dnssec on leaves the anchors to
+// unbound_config.
 #pragma once
 
+#include "core/config.hpp"
 #include "core/dns.hpp"
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,23 +29,10 @@ struct ub_result;
 
 namespace portcullis {
 
-struct UnboundSettings {
-    std::vector<std::string> forward; // "IP[@PORT]"; empty: full recursion
-    bool dnssec = true;
-    // DS/DNSKEY records in zone-file form. Empty with dnssec on: the
-    // anchors come from unbound_config alone.
-    std::string trust_anchor = "/usr/share/dns/root.key";
-    std::string unbound_config; // an unbound.conf(5) file; empty: none
-    std::chrono::milliseconds timeout{5000};
-    std::uint64_t msg_cache_size = 32u << 20;
-    std::uint64_t rrset_cache_size = 64u << 20;
-    unsigned outgoing_range = 1024;
-};
-
 class UnboundResolver : public Resolver {
   public:
     // Throws std::runtime_error naming the option or file at fault.
-    explicit UnboundResolver(const UnboundSettings &settings);
+    explicit UnboundResolver(const Config::Resolver &settings);
     ~UnboundResolver() override;
     UnboundResolver(const UnboundResolver &) = delete;
     UnboundResolver &operator=(const UnboundResolver &) = delete;

@@ -1,6 +1,8 @@
 // Everything a session needs that comes from configuration: the Config,
 // the reply templates, the data the checks load (generic-rDNS patterns)
-// and the resolver built for them. Immutable once built; a reload builds a new Runtime and swaps
+// and the resolver given for them (the daemon builds the libunbound one,
+// tests a scripted one; this layer sees only the Resolver interface).
+// Immutable once built; a reload builds a new Runtime and swaps
 // the current pointer, while running sessions keep the one they started
 // with (shared ownership).
 #pragma once
@@ -22,11 +24,11 @@ struct Runtime {
     CheckDataSet check_data;
     std::shared_ptr<Resolver> resolver;
 
-    // Loads the files the config names. With no resolver given, builds
-    // the libunbound one from the config. Returns null and fills `errors`
-    // when anything is wrong.
+    // Loads the files the config names; lookups go to `resolver` (not
+    // null) through a SharedAnswers cache. Returns null and fills
+    // `errors` when anything is wrong.
     static std::shared_ptr<const Runtime> build(Config config, std::vector<std::string> &errors,
-                                                std::shared_ptr<Resolver> resolver = nullptr);
+                                                std::shared_ptr<Resolver> resolver);
 };
 
 // The runtime new sessions start with; swapped on reload.

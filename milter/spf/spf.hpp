@@ -54,12 +54,15 @@ struct SpfRequest {
     std::string receiver; // this host's name, for %{r}
 };
 
+// No defaults for the first two: the daemon's come from the configuration
+// (spf.default-explanation, spf.void-lookup-limit), whose option table is
+// the one place they are written; tests state their own.
 struct SpfOptions {
     // Used when a fail has no usable exp= text; a macro string with the
     // explanation letters ("%{c}", ...), or literal text if it is not one.
-    std::string default_explanation = "%{o} does not designate %{c} as a permitted sender";
+    std::string default_explanation;
     // RFC 7208 §4.6.4 recommends 2 and allows making it configurable.
-    unsigned max_void_lookups = 2;
+    unsigned max_void_lookups = 0;
     // %{t}; unset means the current time.
     std::optional<std::int64_t> timestamp;
     // Start the lookups of later terms while earlier ones are answered.

@@ -90,6 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     for (const char *client : {"192.0.2.1", "2001:db8::1"}) {
         auto resolver = std::make_shared<EchoResolver>("v=spf1 " + text);
         SpfOptions options;
+        options.default_explanation = "%{o} does not designate %{c} as a permitted sender";
+        options.max_void_lookups = 2;
         options.timestamp = 0;
         options.prefetch = size % 2 == 0;
         int calls = 0;

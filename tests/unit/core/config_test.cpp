@@ -1,10 +1,13 @@
 #include "checks/check.hpp"
 #include "core/config.hpp"
+#include "core/config_file.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <unistd.h>
 
 using namespace portcullis;
@@ -60,6 +63,59 @@ TEST_CASE("the shipped configuration is valid") {
         MESSAGE(error.to_string());
     REQUIRE(loaded.config);
     CHECK(loaded.config->replies_file == SOURCE_ROOT "/rules/replies.conf");
+}
+
+// rules/portcullis.conf presents itself as the shipped defaults: every
+// option it sets (commented-out lines are examples, not defaults) must
+// read exactly as the option table's default, a list word for word over
+// all its lines, so that the file cannot drift from the code.
+TEST_CASE("the shipped configuration sets options only to the table's defaults") {
+    const std::string shipped = SOURCE_ROOT "/rules/portcullis.conf";
+    const ConfigFileIndex index(shipped);
+    REQUIRE(index.readable());
+    REQUIRE(index.syntax_errors().empty());
+    auto words = [](std::string_view text) {
+        std::vector<std::string> out;
+        std::istringstream in{std::string(text)};
+        for (std::string word; in >> word;)
+            out.push_back(word);
+        return out;
+    };
+    std::map<std::string, std::vector<std::string>> lists; // list option -> words set
+    std::map<std::string, int> first_line;
+    int checked = 0;
+    for (const auto &entry : index.entries()) {
+        const OptionSpec *spec = nullptr;
+        for (const auto &option : option_table())
+            if (option.name == entry.option)
+                spec = &option;
+        CHECK_MESSAGE(spec, shipped << ":" << entry.line << ": unknown option " << entry.option);
+        if (!spec)
+            continue;
+        ++checked;
+        if (spec->type == OptionType::list) {
+            first_line.emplace(entry.option, entry.line);
+            for (auto &word : words(entry.value))
+                lists[entry.option].push_back(word);
+            continue;
+        }
+        CHECK_MESSAGE(entry.value == spec->default_value,
+                      shipped << ":" << entry.line << ": " << entry.option << " = " << entry.value
+                              << ", but the table's default is '" << spec->default_value << "'");
+    }
+    for (const auto &[name, value] : lists) {
+        std::string default_value;
+        for (const auto &option : option_table())
+            if (option.name == name)
+                default_value = option.default_value;
+        std::string set;
+        for (const auto &word : value)
+            set += (set.empty() ? "" : " ") + word;
+        CHECK_MESSAGE(value == words(default_value),
+                      shipped << ":" << first_line[name] << ": " << name << " = " << set
+                              << ", but the table's default is '" << default_value << "'");
+    }
+    CHECK(checked > 0);
 }
 
 TEST_CASE("a file sets options by section and lists accumulate") {
@@ -145,6 +201,14 @@ TEST_CASE("command-line overrides win over the file") {
     REQUIRE(loaded.config);
     CHECK_FALSE(loaded.config->dry_run);
     CHECK(loaded.config->dnsbl_zones.size() == 1);
+}
+
+TEST_CASE("an empty spf.default-explanation means the default, as SPF has none of its own") {
+    TempFile file("[spf]\ndefault-explanation =\n");
+    auto loaded = load_config(file.path);
+    REQUIRE(loaded.config);
+    CHECK(loaded.config->spf.default_explanation ==
+          "%{o} does not designate %{c} as a permitted sender");
 }
 
 TEST_CASE("each rule's policy option takes an action for that rule, from its declared default") {

@@ -78,8 +78,8 @@ struct Fixture {
     TestZone zone;
     SilentServer server;
 
-    UnboundSettings settings(std::chrono::milliseconds timeout = 3s) const {
-        UnboundSettings settings;
+    Config::Resolver settings(std::chrono::milliseconds timeout = 3s) const {
+        Config::Resolver settings;
         settings.forward = {server.forward()};
         settings.dnssec = false;
         settings.unbound_config = zone.config_file();
@@ -137,7 +137,7 @@ DnsAnswer lookup(Resolver &resolver, const std::string &name, DnsType type) {
     return done.answer(0);
 }
 
-std::string what_thrown(const UnboundSettings &settings) {
+std::string what_thrown(const Config::Resolver &settings) {
     try {
         UnboundResolver resolver(settings);
     } catch (const std::runtime_error &error) {

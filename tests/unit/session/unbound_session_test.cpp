@@ -1,6 +1,7 @@
 // Sessions over the real resolver path: libunbound with local-data for
 // the DNS world, forwarding everything else to a loopback socket that
 // never answers (so a missing name is a timeout, never the internet).
+#include "resolver/unbound_resolver.hpp"
 #include "session/session.hpp"
 #include "../silent_dns_server.hpp"
 
@@ -55,8 +56,9 @@ struct UnboundWorld {
         for (const auto &error : loaded.errors)
             MESSAGE(error.to_string());
         REQUIRE(loaded.config);
+        auto resolver = std::make_shared<UnboundResolver>(loaded.config->resolver);
         std::vector<std::string> errors;
-        runtime = Runtime::build(std::move(*loaded.config), errors);
+        runtime = Runtime::build(std::move(*loaded.config), errors, std::move(resolver));
         for (const auto &error : errors)
             MESSAGE(error);
         REQUIRE(runtime);

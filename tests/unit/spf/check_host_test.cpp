@@ -81,6 +81,8 @@ SpfRequest request_for(const char *client, const char *mail_from = "user@example
 
 SpfOptions test_options(bool prefetch = true) {
     SpfOptions options;
+    options.default_explanation = "%{o} does not designate %{c} as a permitted sender";
+    options.max_void_lookups = 2;
     options.timestamp = 1400000000;
     options.prefetch = prefetch;
     return options;
