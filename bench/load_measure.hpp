@@ -112,7 +112,7 @@ enum Stage {
     stage_count
 };
 inline const char *const stage_names[stage_count] = {"open", "connect", "helo",     "mail",
-                                              "rcpt", "message", "decision", "session"};
+                                                     "rcpt", "message", "decision", "session"};
 
 struct Samples {
     std::vector<std::uint32_t> micros[stage_count];

@@ -28,7 +28,6 @@
 #include <string>
 #include <vector>
 
-
 namespace milter_load {
 
 // Milter protocol, MTA side (constants as in libmilter/mfdef.h).

@@ -33,7 +33,6 @@
 #include <string>
 #include <vector>
 
-
 namespace milter_load {
 
 // ------------------------------------------------------------- session
@@ -198,7 +197,7 @@ inline void Phase::send(Session &session, char command, std::string_view data) {
 }
 
 inline void Phase::send_macros(Session &session, char stage,
-                        std::initializer_list<std::string_view> pairs) {
+                               std::initializer_list<std::string_view> pairs) {
     std::string data(1, stage);
     for (auto item : pairs) {
         data.append(item);

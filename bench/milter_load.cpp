@@ -172,9 +172,8 @@ bool log_agrees(const Result &result) {
 void write_json(const Options &options, const std::vector<std::vector<Result>> &rounds) {
     std::ofstream out(options.json);
     out << "{\"sessions\":" << options.sessions << ",\"rate\":" << options.rate
-        << ",\"concurrency\":" << options.concurrency
-        << ",\"rcpts\":" << options.recipients << ",\"hold\":" << (options.hold ? "true" : "false")
-        << ",\"rounds\":[";
+        << ",\"concurrency\":" << options.concurrency << ",\"rcpts\":" << options.recipients
+        << ",\"hold\":" << (options.hold ? "true" : "false") << ",\"rounds\":[";
     for (std::size_t r = 0; r < rounds.size(); ++r) {
         out << (r ? "," : "") << "[";
         for (std::size_t t = 0; t < rounds[r].size(); ++t) {

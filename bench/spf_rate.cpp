@@ -65,16 +65,17 @@ class RecordingResolver final : public Resolver {
         : inner_(std::move(inner)), answers_(std::move(answers)), mutex_(std::move(mutex)) {}
 
     void resolve(const std::string &name, DnsType type, Callback done) override {
-        inner_->resolve(name, type,
-                        [this, key = AnswerKey(name, type), done = std::move(done)](DnsAnswer answer) {
-                            {
-                                std::lock_guard lock(*mutex_);
-                                if (answer.is_error())
-                                    saw_error_ = true;
-                                (*answers_)[key] = answer;
-                            }
-                            done(std::move(answer));
-                        });
+        inner_->resolve(
+            name, type,
+            [this, key = AnswerKey(name, type), done = std::move(done)](DnsAnswer answer) {
+                {
+                    std::lock_guard lock(*mutex_);
+                    if (answer.is_error())
+                        saw_error_ = true;
+                    (*answers_)[key] = answer;
+                }
+                done(std::move(answer));
+            });
     }
 
     bool saw_error() const {
@@ -162,8 +163,9 @@ struct Timed {
 
 // Rounds over `kept` until `seconds` have passed (whole rounds only).
 Timed timed_rounds(const std::shared_ptr<Resolver> &resolver, const std::vector<Query> &queries,
-                   const std::vector<std::size_t> &kept, const std::vector<SpfResult::Code> &expected,
-                   const SpfOptions &options, std::chrono::milliseconds budget, double seconds) {
+                   const std::vector<std::size_t> &kept,
+                   const std::vector<SpfResult::Code> &expected, const SpfOptions &options,
+                   std::chrono::milliseconds budget, double seconds) {
     using Clock = std::chrono::steady_clock;
     Timed timed;
     const auto start = Clock::now();
@@ -185,8 +187,10 @@ Timed timed_rounds(const std::shared_ptr<Resolver> &resolver, const std::vector<
 }
 
 nlohmann::json to_json(const Timed &timed) {
-    return {{"evaluations", timed.evaluations}, {"rounds", timed.rounds},
-            {"seconds", timed.seconds},         {"cpu_seconds", timed.cpu},
+    return {{"evaluations", timed.evaluations},
+            {"rounds", timed.rounds},
+            {"seconds", timed.seconds},
+            {"cpu_seconds", timed.cpu},
             {"changed_results", timed.changed}};
 }
 
@@ -236,7 +240,8 @@ int main(int argc, char **argv) {
     std::vector<std::size_t> kept;
     nlohmann::json results = nlohmann::json::array();
     for (std::size_t i = 0; i < queries.size(); ++i) {
-        auto recorder = std::make_shared<RecordingResolver>(runtime->resolver, answers, answers_mutex);
+        auto recorder =
+            std::make_shared<RecordingResolver>(runtime->resolver, answers, answers_mutex);
         const auto result = spf_check_host_blocking(recorder, queries[i].request, options, budget);
         expected.push_back(result.result);
         const bool clean = !recorder->saw_error();
@@ -256,9 +261,8 @@ int main(int argc, char **argv) {
     const Timed live =
         timed_rounds(runtime->resolver, queries, kept, expected, options, budget, seconds);
     // 3. The evaluator alone, over the recorded answers.
-    const Timed memory =
-        timed_rounds(std::make_shared<MemoryResolver>(answers), queries, kept, expected, options,
-                     budget, seconds);
+    const Timed memory = timed_rounds(std::make_shared<MemoryResolver>(answers), queries, kept,
+                                      expected, options, budget, seconds);
 
     const nlohmann::json out = {{"results", results},
                                 {"kept", kept.size()},

@@ -35,17 +35,17 @@ namespace portcullis {
 
 // What the MTA reported about the session so far.
 struct Facts {
-    std::optional<IpAddress> client;   // nullopt: not an IP client (local socket)
-    std::string client_name;           // the MTA's idea of the client name, for logs only
-    std::string helo;                  // the latest HELO/EHLO argument
-    std::string first_helo;            // the first one of the session
+    std::optional<IpAddress> client; // nullopt: not an IP client (local socket)
+    std::string client_name;         // the MTA's idea of the client name, for logs only
+    std::string helo;                // the latest HELO/EHLO argument
+    std::string first_helo;          // the first one of the session
     int helo_count = 0;
-    std::string sender;                // MAIL FROM address, without angle brackets
+    std::string sender; // MAIL FROM address, without angle brackets
     bool sender_seen = false;
-    std::string auth_user;             // {auth_authen}
+    std::string auth_user;                  // {auth_authen}
     std::vector<std::string> own_hostnames; // the MTA's j macro plus own-hostnames
     std::vector<IpAddress> own_addresses;   // {daemon_addr} plus own-addresses
-    std::string mta_hostname;          // the MTA's j macro, "" when unknown
+    std::string mta_hostname;               // the MTA's j macro, "" when unknown
 };
 
 // Data a check loads from the files its options name (patterns, lists):

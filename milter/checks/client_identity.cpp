@@ -46,13 +46,12 @@ void ClientNames::start(Lookups &lookups, const IpAddress &client, unsigned max_
     // and the session owns both.
     std::weak_ptr<ClientNames> self = weak_from_this();
     std::weak_ptr<Lookups> weak_lookups = lookups.weak_from_this();
-    lookups.start(client.reverse_name(), DnsType::PTR,
-                  [self, weak_lookups](const DnsAnswer &ptr) {
-                      auto names = self.lock();
-                      auto lookups = weak_lookups.lock();
-                      if (names && lookups)
-                          names->on_ptr(*lookups, ptr);
-                  });
+    lookups.start(client.reverse_name(), DnsType::PTR, [self, weak_lookups](const DnsAnswer &ptr) {
+        auto names = self.lock();
+        auto lookups = weak_lookups.lock();
+        if (names && lookups)
+            names->on_ptr(*lookups, ptr);
+    });
 }
 
 void ClientNames::on_ptr(Lookups &lookups, const DnsAnswer &ptr) {

@@ -42,8 +42,7 @@ CheckResult make_result(Outcome outcome, std::string detail) {
 // Runs once per A answer of one query name, for every entry sharing it
 // (the entries of the same zone, `first` the first of them).
 void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
-                    const std::vector<DnsblZone> &all, std::size_t first,
-                    const DnsAnswer &answer) {
+                    const std::vector<DnsblZone> &all, std::size_t first, const DnsAnswer &answer) {
     const std::string &zone = all[first].zone;
     if (answer.is_error())
         return; // logged once by the session's lookups; counted as not listed
@@ -54,15 +53,12 @@ void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
     }
     if (!answer.has_records())
         return;
-    const bool matched =
-        std::any_of(all.begin() + static_cast<std::ptrdiff_t>(first), all.end(),
-                    [&](const DnsblZone &entry) {
-                        return entry.zone == zone &&
-                               std::any_of(answer.records.begin(), answer.records.end(),
-                                           [&](const std::string &record) {
-                                               return entry.matches(record);
-                                           });
-                    });
+    const bool matched = std::any_of(
+        all.begin() + static_cast<std::ptrdiff_t>(first), all.end(), [&](const DnsblZone &entry) {
+            return entry.zone == zone &&
+                   std::any_of(answer.records.begin(), answer.records.end(),
+                               [&](const std::string &record) { return entry.matches(record); });
+        });
     if (!matched)
         return;
     if (auto lookups = weak.lock())
@@ -70,7 +66,8 @@ void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
 }
 
 std::string describe(const DnsblListing &listing) {
-    return listing.zone + " " + join_items(listing.codes, ",") + " *" + format_weight(listing.weight);
+    return listing.zone + " " + join_items(listing.codes, ",") + " *" +
+           format_weight(listing.weight);
 }
 
 class DnsblCheck final : public Check {
@@ -131,8 +128,8 @@ class DnsblCheck final : public Check {
 
         if (top && report.score >= context.config.dnsbl_threshold) {
             auto result =
-                make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; score " + score +
-                                               " >= threshold " + threshold + problems);
+                make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; score " +
+                                               score + " >= threshold " + threshold + problems);
             result.vars["dnsbl_zone"] = top->zone;
             result.vars["dnsbl_txt"] = top->txt.substr(
                 0, std::min<std::size_t>(top->txt.size(), context.config.dnsbl_txt_max_length));

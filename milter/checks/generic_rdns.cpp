@@ -252,9 +252,9 @@ class GenericRdnsCheck final : public Check {
         const IpAddress &client = *context.identity.address;
         const auto &ptr = context.lookups.get(context.identity.reverse_name, DnsType::PTR);
         if (ptr.is_error())
-            return {make_result(Outcome::error, "PTR lookup of " + context.identity.reverse_name +
-                                                    " failed: " +
-                                                    std::string(to_string(ptr.status)))};
+            return {
+                make_result(Outcome::error, "PTR lookup of " + context.identity.reverse_name +
+                                                " failed: " + std::string(to_string(ptr.status)))};
         const auto names = context.identity.names->names();
         if (names.empty())
             return {make_result(Outcome::skip, "no usable PTR name for " + client.to_string())};

@@ -20,9 +20,8 @@ std::span<const Check *const> all_checks() {
 #define PORTCULLIS_CHECK(name) &name##_check(),
         std::vector<const Check *> list = {PORTCULLIS_CHECKS};
 #undef PORTCULLIS_CHECK
-        std::stable_sort(list.begin(), list.end(), [](const Check *a, const Check *b) {
-            return a->stage() < b->stage();
-        });
+        std::stable_sort(list.begin(), list.end(),
+                         [](const Check *a, const Check *b) { return a->stage() < b->stage(); });
         return list;
     }();
     return checks;
@@ -38,14 +37,18 @@ std::span<const RuleSpec> rule_table() {
     return rules;
 }
 
-const RuleSpec *find_rule(std::string_view id) { return find_rule(rule_table(), id); }
+const RuleSpec *find_rule(std::string_view id) {
+    return find_rule(rule_table(), id);
+}
 
 ConfigResult load_config(const std::string &file,
                          const std::vector<std::pair<std::string, std::string>> &overrides) {
     return load_config(rule_table(), file, overrides);
 }
 
-std::span<const OptionSpec> option_table() { return option_table(rule_table()); }
+std::span<const OptionSpec> option_table() {
+    return option_table(rule_table());
+}
 
 ReplyBook load_replies(const std::string &file, std::vector<std::string> &errors) {
     return ReplyBook::load(file, rule_table(), errors);

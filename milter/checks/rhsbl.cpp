@@ -212,8 +212,9 @@ class RhsblCheck final : public Check {
         std::vector<std::string> listed;
         for (const auto &listing : listings) {
             listed.push_back(listing.entry->zone + " (" + listing.candidate->source + " " +
-                             log_safe(listing.candidate->domain) + ") " + join_items(listing.codes, ",") +
-                             " *" + format_weight(listing.entry->weight));
+                             log_safe(listing.candidate->domain) + ") " +
+                             join_items(listing.codes, ",") + " *" +
+                             format_weight(listing.entry->weight));
             if (listing.entry->weight > 0 && (!top || listing.entry->weight > top->entry->weight))
                 top = &listing;
         }

@@ -25,12 +25,16 @@ bool checkable_helo(const ClientIdentity &identity, std::string *why_not) {
         return false;
     };
     switch (identity.helo_form) {
-    case HeloForm::missing: return refuse("no HELO/EHLO name");
+    case HeloForm::missing:
+        return refuse("no HELO/EHLO name");
     case HeloForm::address_literal:
         return refuse("HELO is an address literal (RFC 7208 section 2.3)");
-    case HeloForm::not_host_name: return refuse("HELO is not a valid host name");
-    case HeloForm::not_fqdn: return refuse("HELO is not a fully qualified domain name");
-    case HeloForm::fqdn: return true;
+    case HeloForm::not_host_name:
+        return refuse("HELO is not a valid host name");
+    case HeloForm::not_fqdn:
+        return refuse("HELO is not a fully qualified domain name");
+    case HeloForm::fqdn:
+        return true;
     }
     return refuse("no HELO/EHLO name");
 }

@@ -9,8 +9,7 @@
 namespace portcullis {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
-    if (text.empty() || text.size() > INET6_ADDRSTRLEN ||
-        text.find('\0') != std::string_view::npos)
+    if (text.empty() || text.size() > INET6_ADDRSTRLEN || text.find('\0') != std::string_view::npos)
         return std::nullopt;
     std::string copy(text);
     std::array<std::uint8_t, 16> buffer{};

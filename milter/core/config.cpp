@@ -437,8 +437,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
     if (error != std::errc() || end == text.data() || number > (1ull << 40))
         return std::nullopt;
-    const auto unit = to_lower(
-        std::string_view(end, static_cast<std::size_t>(text.data() + text.size() - end)));
+    const auto unit =
+        to_lower(std::string_view(end, static_cast<std::size_t>(text.data() + text.size() - end)));
     if (unit.empty())
         return number;
     if (unit == "k")

@@ -37,10 +37,10 @@ struct OptionSpec {
 std::span<const OptionSpec> option_table(std::span<const RuleSpec> rules);
 
 struct DnsblZone {
-    std::string zone;     // without trailing dot
-    std::string filter;   // as written ("127.0.0.[2..11]"), empty = any 127/8 answer
-    double weight = 1;    // negative for allow lists (DNSWL)
-    std::string text;     // the entry as written, for logs
+    std::string zone;   // without trailing dot
+    std::string filter; // as written ("127.0.0.[2..11]"), empty = any 127/8 answer
+    double weight = 1;  // negative for allow lists (DNSWL)
+    std::string text;   // the entry as written, for logs
 
     // Parses "zone[=filter][*weight]" as postscreen_dnsbl_sites does.
     static std::optional<DnsblZone> parse(std::string_view text, std::string *error = nullptr);
@@ -64,8 +64,8 @@ struct Config {
     std::vector<std::string> own_hostnames; // lower-case
     std::vector<IpAddress> own_addresses;
     std::string reply_url;
-    std::string replies_file;                     // resolved path
-    std::vector<std::string> generic_rdns_files;  // resolved paths
+    std::string replies_file;                    // resolved path
+    std::vector<std::string> generic_rdns_files; // resolved paths
 
     struct Resolver {
         std::vector<std::string> forward; // "IP[@PORT]"
@@ -87,7 +87,7 @@ struct Config {
     double rhsbl_threshold = 0;
 
     struct Spf {
-        std::string receiver; // lower-case; empty: the MTA's j macro
+        std::string receiver;            // lower-case; empty: the MTA's j macro
         std::string default_explanation; // never empty: empty in the file means the default
         unsigned void_lookup_limit = 0;
         bool add_header = false;

@@ -26,8 +26,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
         row[0] = i;
         for (std::size_t j = 1; j <= b.size(); ++j) {
             const std::size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                               diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            row[j] =
+                std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
             diagonal = above;
         }
     }
@@ -52,8 +52,8 @@ ConfigFileIndex::ConfigFileIndex(const std::string &file) : file_(file) {
             continue;
         if (text.front() == '[') {
             if (text.back() != ']' || text.size() < 3) {
-                problems_.push_back({"", "malformed section header '" + std::string(text) + "'",
-                                     number});
+                problems_.push_back(
+                    {"", "malformed section header '" + std::string(text) + "'", number});
                 continue;
             }
             section = std::string(trim(text.substr(1, text.size() - 2)));

@@ -101,8 +101,8 @@ std::optional<DnsblZone> DnsblZone::parse(std::string_view text, std::string *er
     const auto star = text.rfind('*');
     if (star != std::string_view::npos) {
         const auto weight = text.substr(star + 1);
-        auto [end, status] = std::from_chars(weight.data(), weight.data() + weight.size(),
-                                             zone.weight);
+        auto [end, status] =
+            std::from_chars(weight.data(), weight.data() + weight.size(), zone.weight);
         if (weight.empty() || status != std::errc() || end != weight.data() + weight.size() ||
             !std::isfinite(zone.weight))
             return fail("the weight after '*' is not a number");

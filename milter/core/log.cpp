@@ -11,15 +11,24 @@ std::mutex log_mutex;
 LogSettings settings;
 
 int facility_code(std::string_view name) {
-    if (name == "daemon") return LOG_DAEMON;
-    if (name == "local0") return LOG_LOCAL0;
-    if (name == "local1") return LOG_LOCAL1;
-    if (name == "local2") return LOG_LOCAL2;
-    if (name == "local3") return LOG_LOCAL3;
-    if (name == "local4") return LOG_LOCAL4;
-    if (name == "local5") return LOG_LOCAL5;
-    if (name == "local6") return LOG_LOCAL6;
-    if (name == "local7") return LOG_LOCAL7;
+    if (name == "daemon")
+        return LOG_DAEMON;
+    if (name == "local0")
+        return LOG_LOCAL0;
+    if (name == "local1")
+        return LOG_LOCAL1;
+    if (name == "local2")
+        return LOG_LOCAL2;
+    if (name == "local3")
+        return LOG_LOCAL3;
+    if (name == "local4")
+        return LOG_LOCAL4;
+    if (name == "local5")
+        return LOG_LOCAL5;
+    if (name == "local6")
+        return LOG_LOCAL6;
+    if (name == "local7")
+        return LOG_LOCAL7;
     return LOG_MAIL;
 }
 } // namespace

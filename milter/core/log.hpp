@@ -17,10 +17,18 @@ struct LogSettings {
 
 void configure_logging(const LogSettings &settings);
 void log_message(int priority, std::string_view text);
-inline void log_info(std::string_view text) { log_message(LOG_INFO, text); }
-inline void log_notice(std::string_view text) { log_message(LOG_NOTICE, text); }
-inline void log_warning(std::string_view text) { log_message(LOG_WARNING, text); }
-inline void log_error(std::string_view text) { log_message(LOG_ERR, text); }
+inline void log_info(std::string_view text) {
+    log_message(LOG_INFO, text);
+}
+inline void log_notice(std::string_view text) {
+    log_message(LOG_NOTICE, text);
+}
+inline void log_warning(std::string_view text) {
+    log_message(LOG_WARNING, text);
+}
+inline void log_error(std::string_view text) {
+    log_message(LOG_ERR, text);
+}
 
 // Printable ASCII only (others become '?'), at most `limit` bytes; for
 // putting network input into a log line.

@@ -8,24 +8,36 @@ namespace portcullis {
 
 std::string_view to_string(DnsType type) {
     switch (type) {
-    case DnsType::A: return "A";
-    case DnsType::CNAME: return "CNAME";
-    case DnsType::PTR: return "PTR";
-    case DnsType::MX: return "MX";
-    case DnsType::TXT: return "TXT";
-    case DnsType::AAAA: return "AAAA";
+    case DnsType::A:
+        return "A";
+    case DnsType::CNAME:
+        return "CNAME";
+    case DnsType::PTR:
+        return "PTR";
+    case DnsType::MX:
+        return "MX";
+    case DnsType::TXT:
+        return "TXT";
+    case DnsType::AAAA:
+        return "AAAA";
     }
     return "?";
 }
 
 std::string_view to_string(DnsAnswer::Status status) {
     switch (status) {
-    case DnsAnswer::Status::ok: return "ok";
-    case DnsAnswer::Status::nxdomain: return "nxdomain";
-    case DnsAnswer::Status::nodata: return "nodata";
-    case DnsAnswer::Status::servfail: return "servfail";
-    case DnsAnswer::Status::timeout: return "timeout";
-    case DnsAnswer::Status::bogus: return "bogus";
+    case DnsAnswer::Status::ok:
+        return "ok";
+    case DnsAnswer::Status::nxdomain:
+        return "nxdomain";
+    case DnsAnswer::Status::nodata:
+        return "nodata";
+    case DnsAnswer::Status::servfail:
+        return "servfail";
+    case DnsAnswer::Status::timeout:
+        return "timeout";
+    case DnsAnswer::Status::bogus:
+        return "bogus";
     }
     return "?";
 }

@@ -1,6 +1,5 @@
 #include "policy.hpp"
 
-
 namespace portcullis {
 
 namespace {
@@ -55,8 +54,11 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
         const Action &action = config.action_for(result.rule);
         if (result.outcome == Outcome::fail) {
             switch (action.kind) {
-            case ActionKind::ignore: break;
-            case ActionKind::log: decision.logged.push_back(&result); break;
+            case ActionKind::ignore:
+                break;
+            case ActionKind::log:
+                decision.logged.push_back(&result);
+                break;
             case ActionKind::reject:
                 if (!reject)
                     reject = &staged;
@@ -108,7 +110,9 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
     return decision;
 }
 
-std::span<const RuleSpec> policy_rules() { return rules; }
+std::span<const RuleSpec> policy_rules() {
+    return rules;
+}
 
 const RuleSpec *find_rule(std::span<const RuleSpec> rules, std::string_view id) {
     for (const auto &rule : rules)

@@ -18,9 +18,9 @@ namespace portcullis {
 
 struct Decision {
     Verdict verdict = Verdict::continue_;
-    Stage stage = Stage::connect; // the stage of the result that decided
-    std::string rule;             // the rule that decided ("" when continuing)
-    std::string reply_id;         // reply template: the rule, "dns-error" or "score"
+    Stage stage = Stage::connect;       // the stage of the result that decided
+    std::string rule;                   // the rule that decided ("" when continuing)
+    std::string reply_id;               // reply template: the rule, "dns-error" or "score"
     const CheckResult *cause = nullptr; // the deciding result, if one
     double score = 0;
     std::vector<const CheckResult *> logged; // failed rules whose action is log

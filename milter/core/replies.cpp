@@ -219,11 +219,13 @@ Reply render_reply(const ReplyTemplate &tmpl, Verdict verdict,
         lines.push_back("Refused by local policy");
     // The rule id is always named: a suffix that no cut can remove.
     const std::string suffix =
-        names_rule ? "" : escape_percent(std::string(lines.back().empty() ? "" : " ") + "(rule " + rule + ")");
+        names_rule
+            ? ""
+            : escape_percent(std::string(lines.back().empty() ? "" : " ") + "(rule " + rule + ")");
     for (std::size_t i = 0; i < lines.size(); ++i) {
         const bool last = i + 1 == lines.size();
-        auto text = escape_percent_within(lines[i], max_reply_line_length -
-                                                        (last ? suffix.size() : 0));
+        auto text =
+            escape_percent_within(lines[i], max_reply_line_length - (last ? suffix.size() : 0));
         reply.lines.push_back(last ? text + suffix : text);
     }
     return reply;

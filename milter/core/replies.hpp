@@ -26,8 +26,8 @@ struct ReplyTemplate {
 };
 
 struct Reply {
-    std::string code;   // "550"
-    std::string status; // "5.7.25"
+    std::string code;               // "550"
+    std::string status;             // "5.7.25"
     std::vector<std::string> lines; // ready for smfi_setmlreply ('%' doubled)
     // The reply as one readable text ('%' not doubled), for logs and JSON.
     std::string text() const;

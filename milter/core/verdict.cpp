@@ -8,30 +8,42 @@ namespace portcullis {
 
 std::string_view to_string(Stage stage) {
     switch (stage) {
-    case Stage::connect: return "connect";
-    case Stage::helo: return "helo";
-    case Stage::mail: return "mail";
-    case Stage::rcpt: return "rcpt";
+    case Stage::connect:
+        return "connect";
+    case Stage::helo:
+        return "helo";
+    case Stage::mail:
+        return "mail";
+    case Stage::rcpt:
+        return "rcpt";
     }
     return "?";
 }
 
 std::string_view to_string(Outcome outcome) {
     switch (outcome) {
-    case Outcome::pass: return "pass";
-    case Outcome::fail: return "fail";
-    case Outcome::error: return "error";
-    case Outcome::skip: return "skip";
+    case Outcome::pass:
+        return "pass";
+    case Outcome::fail:
+        return "fail";
+    case Outcome::error:
+        return "error";
+    case Outcome::skip:
+        return "skip";
     }
     return "?";
 }
 
 std::string_view to_string(Verdict verdict) {
     switch (verdict) {
-    case Verdict::continue_: return "continue";
-    case Verdict::accept: return "accept";
-    case Verdict::tempfail: return "tempfail";
-    case Verdict::reject: return "reject";
+    case Verdict::continue_:
+        return "continue";
+    case Verdict::accept:
+        return "accept";
+    case Verdict::tempfail:
+        return "tempfail";
+    case Verdict::reject:
+        return "reject";
     }
     return "?";
 }
@@ -61,10 +73,14 @@ std::optional<Action> Action::parse(std::string_view text) {
 
 std::string Action::to_string() const {
     switch (kind) {
-    case ActionKind::ignore: return "ignore";
-    case ActionKind::log: return "log";
-    case ActionKind::tempfail: return "tempfail";
-    case ActionKind::reject: return "reject";
+    case ActionKind::ignore:
+        return "ignore";
+    case ActionKind::log:
+        return "log";
+    case ActionKind::tempfail:
+        return "tempfail";
+    case ActionKind::reject:
+        return "reject";
     case ActionKind::score: {
         std::ostringstream out;
         out << "score:" << score;

@@ -21,8 +21,8 @@ int check_command(int argc, char **argv) {
         "HELO/EHLO argument (repeat for a second HELO)")(
         "from", po::value<std::string>(), "envelope sender (empty for the null sender)")(
         "auth", po::value<std::string>()->default_value(""), "SMTP AUTH login name")(
-        "rcpt", po::value<std::vector<std::string>>()->composing(), "recipient (repeatable)")(
-        "json", "print one JSON object")("help,h", "this help");
+        "rcpt", po::value<std::vector<std::string>>()->composing(),
+        "recipient (repeatable)")("json", "print one JSON object")("help,h", "this help");
     po::options_description overrides("configuration options (override the file)");
     add_config_overrides(overrides);
     po::options_description all;

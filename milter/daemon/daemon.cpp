@@ -65,8 +65,8 @@ void hand_over_socket(const Config &config, uid_t uid, gid_t gid) {
         return;
     const auto path = socket.substr(socket.find(':') + 1);
     if (chown(path.c_str(), uid, gid) != 0)
-        log_warning("cannot hand the socket " + path + " to the service user: " +
-                    std::strerror(errno));
+        log_warning("cannot hand the socket " + path +
+                    " to the service user: " + std::strerror(errno));
     if (chmod(path.c_str(), config.socket_mode) != 0)
         log_warning("cannot set the permissions of " + path + ": " + std::strerror(errno));
 }

@@ -70,8 +70,8 @@ int check_config(const std::string &file,
 int main_command(int argc, char **argv) {
     po::options_description generic("portcullis [options]");
     generic.add_options()("config,c", po::value<std::string>()->default_value(default_config_file),
-                          "configuration file")(
-        "foreground,f", "stay in the foreground and log to stderr too")(
+                          "configuration file")("foreground,f",
+                                                "stay in the foreground and log to stderr too")(
         "check-config,n", "check the configuration and exit")("version,V", "print the version")(
         "help,h", "this help");
     po::options_description overrides("configuration options (override the file)");

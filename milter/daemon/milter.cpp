@@ -16,7 +16,9 @@ namespace portcullis {
 
 namespace {
 
-Session *session_of(SMFICTX *ctx) { return static_cast<Session *>(smfi_getpriv(ctx)); }
+Session *session_of(SMFICTX *ctx) {
+    return static_cast<Session *>(smfi_getpriv(ctx));
+}
 
 std::string macro(SMFICTX *ctx, const char *name) {
     const char *value = smfi_getsymval(ctx, const_cast<char *>(name));
@@ -142,8 +144,7 @@ sfsistat on_helo(SMFICTX *ctx, char *name) {
 sfsistat on_mail(SMFICTX *ctx, char **argv) {
     return guarded(ctx, "mail", [&] {
         if (auto *session = session_of(ctx))
-            session->mail(strip_brackets(argv ? argv[0] : nullptr),
-                          macro(ctx, "{auth_authen}"));
+            session->mail(strip_brackets(argv ? argv[0] : nullptr), macro(ctx, "{auth_authen}"));
         return SMFIS_CONTINUE;
     });
 }

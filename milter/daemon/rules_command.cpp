@@ -151,8 +151,8 @@ int rules_command(int argc, char **argv) {
     po::options_description options("portcullis rules");
     options.add_options()("json", "print every declaration as JSON")(
         "replies", "print the built-in replies as a replies file")(
-        "man", po::value<std::string>(), "print portcullis.conf(5) from this template")(
-        "help,h", "this help");
+        "man", po::value<std::string>(),
+        "print portcullis.conf(5) from this template")("help,h", "this help");
     po::variables_map values;
     try {
         po::store(po::command_line_parser(argc, argv).options(options).run(), values);

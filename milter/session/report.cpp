@@ -14,7 +14,9 @@ std::string overall_verdict(const Evaluation &evaluation) {
     return std::string(to_string(evaluation.decision.verdict));
 }
 
-bool refused(Verdict verdict) { return verdict == Verdict::reject || verdict == Verdict::tempfail; }
+bool refused(Verdict verdict) {
+    return verdict == Verdict::reject || verdict == Verdict::tempfail;
+}
 
 } // namespace
 
@@ -31,27 +33,26 @@ nlohmann::json report_json(const CheckReport &report) {
     out["score"] = decision.score;
     out["dry_run"] = report.session.config().dry_run;
     out["skipped"] = report.evaluation.skip_reason;
-    out["client"] = {
-        {"address", report.session.facts().client ? report.session.facts().client->to_string()
-                                                  : ""},
-        {"helo", log_safe(report.session.facts().helo, 1024)},
-        {"sender", log_safe(report.session.facts().sender, 1024)}};
+    out["client"] = {{"address", report.session.facts().client
+                                     ? report.session.facts().client->to_string()
+                                     : ""},
+                     {"helo", log_safe(report.session.facts().helo, 1024)},
+                     {"sender", log_safe(report.session.facts().sender, 1024)}};
     auto checks = nlohmann::json::array();
     for (const auto &staged : report.evaluation.results)
-        checks.push_back({{"name", staged.result.check},
-                          {"stage", std::string(to_string(staged.stage))},
-                          {"rule", staged.result.rule},
-                          {"result", std::string(to_string(staged.result.outcome))},
-                          {"action", report.session.config().action_for(staged.result.rule)
-                                         .to_string()},
-                          {"detail", log_safe(staged.result.detail, 2048)}});
+        checks.push_back(
+            {{"name", staged.result.check},
+             {"stage", std::string(to_string(staged.stage))},
+             {"rule", staged.result.rule},
+             {"result", std::string(to_string(staged.result.outcome))},
+             {"action", report.session.config().action_for(staged.result.rule).to_string()},
+             {"detail", log_safe(staged.result.detail, 2048)}});
     out["checks"] = checks;
     auto recipients = nlohmann::json::array();
     for (const auto &recipient : report.recipients)
-        recipients.push_back(
-            {{"address", log_safe(recipient.address, 1024)},
-             {"verdict", std::string(to_string(recipient.answer.verdict))},
-             {"exempt", recipient.answer.exempt}});
+        recipients.push_back({{"address", log_safe(recipient.address, 1024)},
+                              {"verdict", std::string(to_string(recipient.answer.verdict))},
+                              {"exempt", recipient.answer.exempt}});
     out["recipients"] = recipients;
     return out;
 }
@@ -92,8 +93,8 @@ std::string report_text(const CheckReport &report) {
     if (report.session.config().dry_run && refused(decision.verdict))
         out << "(mode is dry-run: the milter would log this and accept)\n";
     for (const auto &recipient : report.recipients)
-        out << "recipient <" << log_safe(recipient.address) << ">: "
-            << to_string(recipient.answer.verdict)
+        out << "recipient <" << log_safe(recipient.address)
+            << ">: " << to_string(recipient.answer.verdict)
             << (recipient.answer.exempt ? " (exempt)" : "") << "\n";
     return out.str();
 }

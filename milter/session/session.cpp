@@ -20,15 +20,16 @@ bool needs_client_names() {
     return needed;
 }
 
-std::string angle(const std::string &address) { return "<" + log_safe(address) + ">"; }
+std::string angle(const std::string &address) {
+    return "<" + log_safe(address) + ">";
+}
 
 } // namespace
 
 std::string next_session_id() {
     static std::atomic<unsigned long> counter{0};
     char text[32];
-    std::snprintf(text, sizeof text, "%X.%lX", static_cast<unsigned>(getpid()),
-                  ++counter);
+    std::snprintf(text, sizeof text, "%X.%lX", static_cast<unsigned>(getpid()), ++counter);
     return text;
 }
 
@@ -205,13 +206,13 @@ void Session::log_decision(const RecipientAnswer &answer, const std::string &rec
                        " ptr=" + log_safe(facts_.client_name, 255) +
                        " helo=" + log_safe(facts_.helo, 255) + " from=" + angle(facts_.sender) +
                        " rcpt=" + angle(recipient);
-    const bool refused = answer.policy_verdict == Verdict::reject ||
-                         answer.policy_verdict == Verdict::tempfail;
+    const bool refused =
+        answer.policy_verdict == Verdict::reject || answer.policy_verdict == Verdict::tempfail;
     if (refused) {
         line += " stage=" + std::string(to_string(evaluation.decision.stage)) +
-                " rule=" + answer.rule + " action=" +
-                std::string(to_string(answer.policy_verdict)) + " code=\"" + answer.reply.code +
-                " " + answer.reply.status + "\"";
+                " rule=" + answer.rule +
+                " action=" + std::string(to_string(answer.policy_verdict)) + " code=\"" +
+                answer.reply.code + " " + answer.reply.status + "\"";
         if (answer.exempt)
             line += " exempt=yes";
         if (answer.dry_run)

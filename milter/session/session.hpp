@@ -29,10 +29,10 @@ struct Evaluation {
 };
 
 struct RecipientAnswer {
-    Verdict verdict = Verdict::continue_; // what goes to the MTA
+    Verdict verdict = Verdict::continue_;        // what goes to the MTA
     Verdict policy_verdict = Verdict::continue_; // what the policy decided
-    Reply reply;      // set when policy_verdict is reject or tempfail
-    std::string rule; // the deciding rule
+    Reply reply;                                 // set when policy_verdict is reject or tempfail
+    std::string rule;                            // the deciding rule
     bool exempt = false;
     bool dry_run = false;
 };
@@ -43,8 +43,8 @@ class Session {
     Session(const Session &) = delete;
     Session &operator=(const Session &) = delete;
 
-    void connect(std::optional<IpAddress> client, std::string client_name,
-                 std::string mta_hostname, std::optional<IpAddress> daemon_address);
+    void connect(std::optional<IpAddress> client, std::string client_name, std::string mta_hostname,
+                 std::optional<IpAddress> daemon_address);
     void helo(std::string name);
     void mail(std::string sender, std::string auth_user);
     RecipientAnswer recipient(const std::string &address);

@@ -10,12 +10,12 @@ void SharedAnswers::resolve(const std::string &name, DnsType type, Callback done
     }
     // Weak: a pending lookup must not keep the runtime's cache alive.
     std::weak_ptr<SharedAnswers> weak = shared_from_this();
-    resolver_->resolve(name, type, [weak, key = std::move(key),
-                                    done = std::move(done)](DnsAnswer answer) {
-        if (auto self = weak.lock(); self && !answer.is_error())
-            self->store(key, answer);
-        done(std::move(answer));
-    });
+    resolver_->resolve(name, type,
+                       [weak, key = std::move(key), done = std::move(done)](DnsAnswer answer) {
+                           if (auto self = weak.lock(); self && !answer.is_error())
+                               self->store(key, answer);
+                           done(std::move(answer));
+                       });
 }
 
 std::optional<DnsAnswer> SharedAnswers::find(const std::string &key) {

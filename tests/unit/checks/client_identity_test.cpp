@@ -72,7 +72,8 @@ TEST_CASE("the sender domain, or why there is none") {
         {true, "alice", "", "sender <alice> has no domain"},
         {true, "alice@", "", "sender <alice@> has no domain"},
         {true, "alice@[192.0.2.1]", "", "sender domain is an address literal"},
-        {true, "alice@bad_domain.example", "", "sender domain 'bad_domain.example' is not a host name"},
+        {true, "alice@bad_domain.example", "",
+         "sender domain 'bad_domain.example' is not a host name"},
         {true, "Alice@Example.ORG", "example.org", ""},
         {true, "a@b@localhost", "localhost", ""},
     };

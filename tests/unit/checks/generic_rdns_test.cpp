@@ -308,7 +308,8 @@ TEST_CASE("generic-rdns loads its patterns with the configuration") {
     std::vector<std::string> errors;
     const auto data = CheckDataSet::load(config, errors);
     CHECK(errors.empty());
-    const auto *patterns = dynamic_cast<const GenericRdnsPatterns *>(data.find(generic_rdns_check()));
+    const auto *patterns =
+        dynamic_cast<const GenericRdnsPatterns *>(data.find(generic_rdns_check()));
     REQUIRE(patterns != nullptr);
     CHECK(patterns->token_count() == shipped_patterns().token_count());
 

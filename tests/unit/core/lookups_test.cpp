@@ -40,7 +40,8 @@ TEST_CASE("a lookup is asked once per session and read back") {
     lookups->start("mail.example", DnsType::A);
     lookups->start("MAIL.example.", DnsType::A);
     CHECK(resolver->asked().size() == 1);
-    CHECK(lookups->get("mail.example", DnsType::A).records == std::vector<std::string>{"192.0.2.1"});
+    CHECK(lookups->get("mail.example", DnsType::A).records ==
+          std::vector<std::string>{"192.0.2.1"});
     CHECK(lookups->get("other.example", DnsType::A).status == DnsAnswer::Status::timeout);
     CHECK(lookups->get("mail.example", DnsType::AAAA).is_error());
 }
@@ -62,9 +63,8 @@ TEST_CASE("a continuation added after completion runs at once, and errors are re
     auto resolver = std::make_shared<ScriptedResolver>();
     resolver->fail("broken.example", DnsType::A, DnsAnswer::Status::servfail);
     int errors = 0;
-    auto lookups = Lookups::create(resolver, [&](const std::string &, DnsType, const DnsAnswer &) {
-        ++errors;
-    });
+    auto lookups = Lookups::create(
+        resolver, [&](const std::string &, DnsType, const DnsAnswer &) { ++errors; });
     lookups->start("broken.example", DnsType::A);
     bool ran = false;
     lookups->start("broken.example", DnsType::A, [&](const DnsAnswer &answer) {

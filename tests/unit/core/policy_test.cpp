@@ -28,31 +28,54 @@ TEST_CASE("check results combine into one decision") {
         const char *reply;
     };
     const Row rows[] = {
-        {"nothing wrong", {result(Stage::connect, "rdns-missing", Outcome::pass)},
-         Verdict::continue_, "", ""},
-        {"no PTR rejects", {result(Stage::connect, "rdns-missing", Outcome::fail)},
-         Verdict::reject, "rdns-missing", "rdns-missing"},
-        {"unconfirmed PTR tempfails", {result(Stage::connect, "rdns-unconfirmed", Outcome::fail)},
-         Verdict::tempfail, "rdns-unconfirmed", "rdns-unconfirmed"},
-        {"generic rDNS only logs", {result(Stage::connect, "rdns-generic", Outcome::fail)},
-         Verdict::continue_, "", ""},
+        {"nothing wrong",
+         {result(Stage::connect, "rdns-missing", Outcome::pass)},
+         Verdict::continue_,
+         "",
+         ""},
+        {"no PTR rejects",
+         {result(Stage::connect, "rdns-missing", Outcome::fail)},
+         Verdict::reject,
+         "rdns-missing",
+         "rdns-missing"},
+        {"unconfirmed PTR tempfails",
+         {result(Stage::connect, "rdns-unconfirmed", Outcome::fail)},
+         Verdict::tempfail,
+         "rdns-unconfirmed",
+         "rdns-unconfirmed"},
+        {"generic rDNS only logs",
+         {result(Stage::connect, "rdns-generic", Outcome::fail)},
+         Verdict::continue_,
+         "",
+         ""},
         {"a DNS error tempfails a check that would act",
-         {result(Stage::connect, "rdns-missing", Outcome::error)}, Verdict::tempfail,
-         "rdns-missing", "dns-error"},
+         {result(Stage::connect, "rdns-missing", Outcome::error)},
+         Verdict::tempfail,
+         "rdns-missing",
+         "dns-error"},
         {"a DNS error of a log-only check does nothing",
-         {result(Stage::helo, "helo-unresolvable", Outcome::error)}, Verdict::continue_, "", ""},
+         {result(Stage::helo, "helo-unresolvable", Outcome::error)},
+         Verdict::continue_,
+         "",
+         ""},
         {"a definite reject beats a DNS error",
          {result(Stage::connect, "rdns-missing", Outcome::error),
           result(Stage::helo, "helo-syntax", Outcome::fail)},
-         Verdict::reject, "helo-syntax", "helo-syntax"},
+         Verdict::reject,
+         "helo-syntax",
+         "helo-syntax"},
         {"the first reject in stage order decides",
          {result(Stage::connect, "dnsbl-listed", Outcome::fail),
           result(Stage::helo, "helo-syntax", Outcome::fail)},
-         Verdict::reject, "dnsbl-listed", "dnsbl-listed"},
+         Verdict::reject,
+         "dnsbl-listed",
+         "dnsbl-listed"},
         {"a policy tempfail beats a DNS error for the reply",
          {result(Stage::connect, "dnsbl-listed", Outcome::error),
           result(Stage::connect, "rdns-unconfirmed", Outcome::fail)},
-         Verdict::tempfail, "rdns-unconfirmed", "rdns-unconfirmed"},
+         Verdict::tempfail,
+         "rdns-unconfirmed",
+         "rdns-unconfirmed"},
     };
     const auto config = default_config();
     for (const auto &row : rows) {
@@ -90,7 +113,8 @@ TEST_CASE("scores add up against the thresholds") {
 TEST_CASE("policy.dns-error may only log") {
     auto config = default_config();
     config.dns_error_action = *Action::parse("log");
-    const std::vector<StagedResult> results = {result(Stage::connect, "rdns-missing", Outcome::error)};
+    const std::vector<StagedResult> results = {
+        result(Stage::connect, "rdns-missing", Outcome::error)};
     const auto decision = decide(results, config);
     CHECK(decision.verdict == Verdict::continue_);
     CHECK(decision.logged.size() == 1);

@@ -32,19 +32,24 @@ TEST_CASE("hostile TXT records come out clean") {
         {"plain", "Listed, see http://bl.example/q?ip=192.0.2.1",
          "Client host 192.0.2.1 is listed at bl.example: Listed, see "
          "http://bl.example/q?ip=192.0.2.1"},
-        {"percent is doubled", "100% spam", "Client host 192.0.2.1 is listed at bl.example: 100%% spam"},
+        {"percent is doubled", "100% spam",
+         "Client host 192.0.2.1 is listed at bl.example: 100%% spam"},
         {"format directives stay inert", "%s%n%x",
          "Client host 192.0.2.1 is listed at bl.example: %%s%%n%%x"},
-        {"CR LF cannot split the reply", "bad\r\n250 OK", "Client host 192.0.2.1 is listed at bl.example: bad250 OK"},
+        {"CR LF cannot split the reply", "bad\r\n250 OK",
+         "Client host 192.0.2.1 is listed at bl.example: bad250 OK"},
         {"NUL and control characters vanish", std::string("a\0b\x01\x1b[31mc\x7f", 11),
          "Client host 192.0.2.1 is listed at bl.example: ab[31mc"},
-        {"8-bit bytes become ?", "caf\xc3\xa9", "Client host 192.0.2.1 is listed at bl.example: caf??"},
+        {"8-bit bytes become ?", "caf\xc3\xa9",
+         "Client host 192.0.2.1 is listed at bl.example: caf??"},
     };
     for (const auto &row : rows) {
         CAPTURE(row.name);
-        const std::map<std::string, std::string> vars = {
-            {"client_addr", "192.0.2.1"}, {"dnsbl_zone", "bl.example"}, {"dnsbl_txt", row.txt},
-            {"rule", "dnsbl-listed"}, {"url", ""}};
+        const std::map<std::string, std::string> vars = {{"client_addr", "192.0.2.1"},
+                                                         {"dnsbl_zone", "bl.example"},
+                                                         {"dnsbl_txt", row.txt},
+                                                         {"rule", "dnsbl-listed"},
+                                                         {"url", ""}};
         const auto reply = render_reply(listed_template(), Verdict::reject, vars);
         CHECK(reply.code == "550");
         CHECK(reply.status == "5.7.1");

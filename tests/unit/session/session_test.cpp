@@ -27,8 +27,9 @@ std::shared_ptr<ScriptedResolver> world() {
     return dns;
 }
 
-std::shared_ptr<const Runtime> runtime_with(std::vector<std::pair<std::string, std::string>> options,
-                                            std::shared_ptr<Resolver> dns = world()) {
+std::shared_ptr<const Runtime>
+runtime_with(std::vector<std::pair<std::string, std::string>> options,
+             std::shared_ptr<Resolver> dns = world()) {
     options.emplace_back("dnsbl.zone", "bl.example=127.0.0.[2..11]");
     auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf", options);
     for (const auto &error : loaded.errors)
@@ -64,36 +65,96 @@ TEST_CASE("sessions enforce connect and HELO verdicts at RCPT") {
         const char *name;
         Client client;
         const char *recipient;
-        Verdict verdict;      // what the MTA is told
-        const char *rule;     // the deciding rule ("" when none)
-        const char *code;     // reply code ("" when none)
+        Verdict verdict;  // what the MTA is told
+        const char *rule; // the deciding rule ("" when none)
+        const char *code; // reply code ("" when none)
         const char *status;
     };
     const Row rows[] = {
-        {"good client", {"192.0.2.10", "mail.good.example", "a@good.example"}, "u@dest.example",
-         Verdict::continue_, "", "", ""},
-        {"no PTR", {"192.0.2.30", "mail.good.example", "a@good.example"}, "u@dest.example",
-         Verdict::reject, "rdns-missing", "550", "5.7.25"},
-        {"postmaster gets through", {"192.0.2.30", "mail.good.example", "a@good.example"},
-         "Postmaster@dest.example", Verdict::continue_, "rdns-missing", "550", "5.7.25"},
-        {"abuse gets through", {"192.0.2.50", "mx.listed.example", "a@good.example"},
-         "abuse@dest.example", Verdict::continue_, "dnsbl-listed", "550", "5.7.1"},
-        {"forged PTR", {"192.0.2.20", "forged.example", "a@good.example"}, "u@dest.example",
-         Verdict::tempfail, "rdns-unconfirmed", "450", "4.7.25"},
-        {"PTR lookup timeout", {"192.0.2.40", "mail.good.example", "a@good.example"},
-         "u@dest.example", Verdict::tempfail, "rdns-missing", "451", "4.4.3"},
-        {"DNSBL listed", {"192.0.2.50", "mx.listed.example", "a@good.example"}, "u@dest.example",
-         Verdict::reject, "dnsbl-listed", "550", "5.7.1"},
-        {"HELO with underscore", {"192.0.2.10", "bad_name.good.example", "a@good.example"},
-         "u@dest.example", Verdict::reject, "helo-syntax", "550", "5.5.2"},
-        {"matching address literal", {"192.0.2.10", "[192.0.2.10]", "a@good.example"},
-         "u@dest.example", Verdict::continue_, "", "", ""},
-        {"mismatching address literal", {"192.0.2.10", "[192.0.2.99]", "a@good.example"},
-         "u@dest.example", Verdict::reject, "helo-literal-mismatch", "550", "5.7.1"},
-        {"HELO claims to be us", {"192.0.2.10", "mx.dest.example", "a@good.example"},
-         "u@dest.example", Verdict::reject, "helo-claims-us", "550", "5.7.1"},
-        {"trusted network", {"127.0.0.1", "bad_name", "a@good.example"}, "u@dest.example",
-         Verdict::continue_, "", "", ""},
+        {"good client",
+         {"192.0.2.10", "mail.good.example", "a@good.example"},
+         "u@dest.example",
+         Verdict::continue_,
+         "",
+         "",
+         ""},
+        {"no PTR",
+         {"192.0.2.30", "mail.good.example", "a@good.example"},
+         "u@dest.example",
+         Verdict::reject,
+         "rdns-missing",
+         "550",
+         "5.7.25"},
+        {"postmaster gets through",
+         {"192.0.2.30", "mail.good.example", "a@good.example"},
+         "Postmaster@dest.example",
+         Verdict::continue_,
+         "rdns-missing",
+         "550",
+         "5.7.25"},
+        {"abuse gets through",
+         {"192.0.2.50", "mx.listed.example", "a@good.example"},
+         "abuse@dest.example",
+         Verdict::continue_,
+         "dnsbl-listed",
+         "550",
+         "5.7.1"},
+        {"forged PTR",
+         {"192.0.2.20", "forged.example", "a@good.example"},
+         "u@dest.example",
+         Verdict::tempfail,
+         "rdns-unconfirmed",
+         "450",
+         "4.7.25"},
+        {"PTR lookup timeout",
+         {"192.0.2.40", "mail.good.example", "a@good.example"},
+         "u@dest.example",
+         Verdict::tempfail,
+         "rdns-missing",
+         "451",
+         "4.4.3"},
+        {"DNSBL listed",
+         {"192.0.2.50", "mx.listed.example", "a@good.example"},
+         "u@dest.example",
+         Verdict::reject,
+         "dnsbl-listed",
+         "550",
+         "5.7.1"},
+        {"HELO with underscore",
+         {"192.0.2.10", "bad_name.good.example", "a@good.example"},
+         "u@dest.example",
+         Verdict::reject,
+         "helo-syntax",
+         "550",
+         "5.5.2"},
+        {"matching address literal",
+         {"192.0.2.10", "[192.0.2.10]", "a@good.example"},
+         "u@dest.example",
+         Verdict::continue_,
+         "",
+         "",
+         ""},
+        {"mismatching address literal",
+         {"192.0.2.10", "[192.0.2.99]", "a@good.example"},
+         "u@dest.example",
+         Verdict::reject,
+         "helo-literal-mismatch",
+         "550",
+         "5.7.1"},
+        {"HELO claims to be us",
+         {"192.0.2.10", "mx.dest.example", "a@good.example"},
+         "u@dest.example",
+         Verdict::reject,
+         "helo-claims-us",
+         "550",
+         "5.7.1"},
+        {"trusted network",
+         {"127.0.0.1", "bad_name", "a@good.example"},
+         "u@dest.example",
+         Verdict::continue_,
+         "",
+         "",
+         ""},
     };
     const auto runtime = runtime_with({});
     for (const auto &row : rows) {
@@ -110,8 +171,8 @@ TEST_CASE("sessions enforce connect and HELO verdicts at RCPT") {
 }
 
 TEST_CASE("a DNSBL reason reaches the reply clean") {
-    const auto answer = run(runtime_with({}), {"192.0.2.50", "mx.listed.example", "a@x.example"},
-                            "u@dest.example");
+    const auto answer =
+        run(runtime_with({}), {"192.0.2.50", "mx.listed.example", "a@x.example"}, "u@dest.example");
     REQUIRE(answer.verdict == Verdict::reject);
     const auto text = answer.reply.text();
     CHECK(text.find("bl.example") != std::string::npos);
@@ -124,8 +185,8 @@ TEST_CASE("a DNSBL reason reaches the reply clean") {
 }
 
 TEST_CASE("authenticated clients skip every check") {
-    const auto answer = run(runtime_with({}), {"192.0.2.30", "bad_name", "a@x.example"},
-                            "u@dest.example", "alice");
+    const auto answer =
+        run(runtime_with({}), {"192.0.2.30", "bad_name", "a@x.example"}, "u@dest.example", "alice");
     CHECK(answer.verdict == Verdict::continue_);
     CHECK(answer.policy_verdict == Verdict::continue_);
 }
@@ -141,9 +202,8 @@ TEST_CASE("dry-run decides but lets the mail through") {
 
 TEST_CASE("a second HELO naming another host is refused; the same name is fine") {
     const auto runtime = runtime_with({});
-    for (const auto &[second, verdict] :
-         {std::pair{"mail.good.example", Verdict::continue_},
-          std::pair{"other.good.example", Verdict::reject}}) {
+    for (const auto &[second, verdict] : {std::pair{"mail.good.example", Verdict::continue_},
+                                          std::pair{"other.good.example", Verdict::reject}}) {
         Session session(runtime, "test");
         session.connect(IpAddress::parse("192.0.2.10"), "client", "", std::nullopt);
         session.helo("mail.good.example");
@@ -181,7 +241,8 @@ TEST_CASE("the check report says what the milter does") {
     session.mail("a@good.example", "");
     const auto &evaluation = session.evaluate();
     CheckReport report{session, evaluation, {}, session.render(evaluation.decision, "")};
-    report.recipients.push_back({"postmaster@dest.example", session.recipient("postmaster@dest.example")});
+    report.recipients.push_back(
+        {"postmaster@dest.example", session.recipient("postmaster@dest.example")});
     const auto json = report_json(report);
     CHECK(json["verdict"] == "reject");
     CHECK(json["stage"] == "connect");
