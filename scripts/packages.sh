@@ -3,7 +3,8 @@
 
 build_packages=(build-essential meson ninja-build pkg-config libmilter-dev libunbound-dev libevent-dev
     libboost-program-options-dev doctest-dev nlohmann-json3-dev libyaml-cpp-dev dns-root-data)
-test_packages=(postfix swaks miltertest nsd ldnsutils dnsutils python3 python3-yaml groff-base man-db)
+test_packages=(postfix swaks miltertest nsd ldnsutils dnsutils python3 python3-yaml groff-base man-db
+    clang-format)
 fuzz_packages=(clang libclang-rt-14-dev)
 
 ensure_packages() {
