@@ -14,7 +14,8 @@
 # DNS is world.conf (libunbound local data). The names world.conf leaves
 # to the forwarder go to a loopback port that never answers
 # (tests/integration/dns_blackhole.py), started here and stopped on exit.
-# Nothing else is contacted.
+# Nothing else is contacted. Then a few refusals again, with the replies
+# file that `portcullis rules --replies` prints: the same output.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -145,6 +146,34 @@ while IFS= read -r line || [ -n "$line" ]; do
         failed=$((failed + 1))
     fi
 done <"$HERE/scenarios"
+
+# `portcullis rules --replies` prints the built-in replies as a replies
+# file: used as replies-file, refusals must come out exactly the same.
+if [ "$update" -eq 0 ] && [ -z "$filter" ]; then
+    replies=$work/builtin-replies.conf
+    if ! "$binary" rules --replies >"$replies" 2>"$work/rules.err"; then
+        echo "golden rules-replies: FAILED, portcullis rules --replies: $(cat "$work/rules.err")"
+        failed=$((failed + 1))
+    else
+        for name in rdns-missing dnsbl-listed helo-changed spf-fail rhsbl-client-name \
+            rdns-ptr-timeout score-reject; do
+            line=$(grep -m1 "^$name"$'\t' "$HERE/scenarios") || continue
+            eval "argv=(${line#*$'\t'})"
+            timeout 60 "$binary" check -c "$HERE/portcullis.conf" \
+                "--resolver.forward=127.0.0.1@$port" "--replies-file=$replies" "${argv[@]}" \
+                --json >"$work/replies-$name.json" 2>&1
+            if cmp -s "$HERE/expected/$name.json" "$work/replies-$name.json"; then
+                echo "golden rules-replies $name: ok"
+                passed=$((passed + 1))
+            else
+                echo "golden rules-replies $name: FAILED"
+                diff -u --label "expected/$name.json" --label "with the printed replies" \
+                    "$HERE/expected/$name.json" "$work/replies-$name.json"
+                failed=$((failed + 1))
+            fi
+        done
+    fi
+fi
 
 # An expected file without its scenario is a scenario lost by mistake.
 if [ -z "$filter" ]; then
