@@ -149,12 +149,14 @@ write_portcullis_config() {
     } >"$file"
 }
 
-# start_portcullis NAME SOCKET DNS_PORT ZONES: sets PID_<NAME>; log in $WORK/NAME.log.
+# start_portcullis NAME SOCKET DNS_PORT ZONES [BINARY [SOURCE_ROOT]]: sets
+# PID_<NAME>; log in $WORK/NAME.log. Another build's binary reads the
+# shipped files of its own source tree.
 start_portcullis() {
-    local name=$1 socket=$2 port=$3 zones=$4
-    write_portcullis_config "$WORK/$name.conf" "$socket" "$port" "$zones"
+    local name=$1 socket=$2 port=$3 zones=$4 binary=${5:-$BUILD/milter/portcullis}
+    SOURCE_ROOT=${6:-$SOURCE_ROOT} write_portcullis_config "$WORK/$name.conf" "$socket" "$port" "$zones"
     [ "${socket#unix:}" != "$socket" ] && rm -f "${socket#unix:}"
-    "$BUILD/milter/portcullis" -f -c "$WORK/$name.conf" >"$WORK/$name.log" 2>&1 &
+    "$binary" -f -c "$WORK/$name.conf" >"$WORK/$name.log" 2>&1 &
     remember_pid $!
     printf -v "PID_$name" '%s' $!
     wait_for 20 socket_ready "$socket" || { echo "portcullis $name did not start:" >&2; cat "$WORK/$name.log" >&2; return 1; }
