@@ -54,7 +54,7 @@ void check_name(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     static const Config config = *load_config("").config;
-    static const CheckDataSet data;
+    static const CheckDataSet check_data;
     static const auto resolver = std::make_shared<NxdomainResolver>();
 
     const std::string_view text(reinterpret_cast<const char *>(data), size);
@@ -73,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     auto lookups = Lookups::create(resolver);
     auto notes = SessionNotes::create();
     identity.names->start(*lookups, *identity.address, config.rdns_max_names);
-    const CheckContext context{facts, identity, config, data, *lookups, *notes};
+    const CheckContext context{facts, identity, config, check_data, *lookups, *notes};
     for (const Check *check : all_checks()) {
         if (check->stage() != Stage::helo)
             continue;
