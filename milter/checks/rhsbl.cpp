@@ -11,9 +11,12 @@
 //
 // As for DNSBLs, a list that cannot answer never blocks mail: a failed
 // lookup, or an answer in 127.255.255.0/24, counts as not listed (logged
-// once by the lookups or here). Vars on fail: rhsbl_zone, rhsbl_domain,
-// rhsbl_source ("sender domain", "HELO name", "client name"), rhsbl_txt
-// (cut to dnsbl.txt-max-length) and rhsbl_score.
+// once by the lookups or here); and an allow list (negative weight) that
+// could not answer for some name and could have taken a total reaching
+// the threshold below it makes the result an error, not a fail.
+// Vars on fail: rhsbl_zone, rhsbl_domain, rhsbl_source ("sender domain",
+// "HELO name", "client name"), rhsbl_txt (cut to dnsbl.txt-max-length)
+// and rhsbl_score.
 #include "checks/dnsbl.hpp"
 #include "core/log.hpp"
 
@@ -174,7 +177,10 @@ class RhsblCheck final : public Check {
         std::vector<Listing> listings;
         std::vector<std::string> problems;
         double score = 0;
+        double unanswered_allow = 0;
         for (const auto &entry : config.rhsbl_zones) {
+            bool unanswered = false;
+            bool counted = false;
             for (const auto &candidate : candidates) {
                 if (!fits(candidate.domain, entry))
                     continue;
@@ -183,10 +189,12 @@ class RhsblCheck final : public Check {
                 if (answer.is_error()) {
                     problems.push_back(entry.zone + " " + std::string(to_string(answer.status)) +
                                        " for " + candidate.domain);
+                    unanswered = true;
                     continue;
                 }
                 if (const auto *code = dnsbl_refusal_code(answer)) {
                     problems.push_back(entry.zone + " refused the query (" + *code + ")");
+                    unanswered = true;
                     continue;
                 }
                 if (!answer.has_records())
@@ -202,8 +210,11 @@ class RhsblCheck final : public Check {
                     listing.txt = join_items(txt.records, "; ");
                 score += entry.weight;
                 listings.push_back(std::move(listing));
+                counted = true;
                 break; // an entry counts once
             }
+            if (unanswered && !counted)
+                unanswered_allow += std::min(entry.weight, 0.0);
         }
         std::sort(problems.begin(), problems.end());
         problems.erase(std::unique(problems.begin(), problems.end()), problems.end());
@@ -226,6 +237,13 @@ class RhsblCheck final : public Check {
         const std::string not_counted =
             problems.empty() ? "" : "; not counted: " + join_items(problems, ", ");
 
+        if (top && undecided_by_allow_lists(score, unanswered_allow, config.rhsbl_threshold))
+            return {make_result(Outcome::error, "listed: " + join_items(listed, ", ") + "; " +
+                                                    totals + " >= threshold " + threshold +
+                                                    " unless allow lists that did not answer "
+                                                    "list it (up to " +
+                                                    format_weight(unanswered_allow) + ")" +
+                                                    not_counted)};
         if (top && score >= config.rhsbl_threshold) {
             auto result =
                 make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; " + totals +
