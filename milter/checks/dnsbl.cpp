@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <sstream>
 
 namespace portcullis {
 
@@ -69,7 +68,7 @@ void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
 
 std::string describe(const DnsblListing &listing) {
     return listing.zone + " " + join_items(listing.codes, ",") + " *" +
-           format_weight(listing.weight);
+           format_number(listing.weight);
 }
 
 class DnsblCheck final : public Check {
@@ -122,8 +121,8 @@ class DnsblCheck final : public Check {
             if (listing.weight > 0 && (!top || listing.weight > top->weight))
                 top = &listing;
         }
-        const std::string score = format_weight(report.score);
-        const std::string threshold = format_weight(context.config.dnsbl_threshold);
+        const std::string score = format_number(report.score);
+        const std::string threshold = format_number(context.config.dnsbl_threshold);
         std::string problems;
         if (!report.problems.empty())
             problems = "; not counted: " + join_items(report.problems, ", ");
@@ -134,7 +133,7 @@ class DnsblCheck final : public Check {
                                 "listed: " + join_items(listed, ", ") + "; score " + score +
                                     " >= threshold " + threshold +
                                     " unless allow lists that did not answer list it (up to " +
-                                    format_weight(report.unanswered_allow) + ")" + problems)};
+                                    format_number(report.unanswered_allow) + ")" + problems)};
         if (top && report.score >= context.config.dnsbl_threshold) {
             auto result =
                 make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; score " +
@@ -171,12 +170,6 @@ const std::string *dnsbl_refusal_code(const DnsAnswer &answer) {
 
 bool undecided_by_allow_lists(double score, double unanswered_allow, double threshold) {
     return score >= threshold && score + unanswered_allow < threshold;
-}
-
-std::string format_weight(double value) {
-    std::ostringstream out;
-    out << value;
-    return out.str();
 }
 
 std::string join_items(const std::vector<std::string> &items, std::string_view separator) {

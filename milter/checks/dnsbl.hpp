@@ -52,8 +52,7 @@ std::string dnsbl_query_name(std::string_view reversed_client, const DnsblZone &
 bool is_dnsbl_error_code(std::string_view address);
 // The first list error code in an answer, or null: shared with the RHSBL check.
 const std::string *dnsbl_refusal_code(const DnsAnswer &answer);
-// For detail lines of the DNSBL and RHSBL checks: "3", "-0.5"; "a, b".
-std::string format_weight(double value);
+// For detail lines of the DNSBL and RHSBL checks: "a, b".
 std::string join_items(const std::vector<std::string> &items, std::string_view separator);
 
 // Reads the completed lookups of every configured zone.

@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <map>
-#include <sstream>
 
 namespace portcullis {
 
@@ -225,15 +224,15 @@ class RhsblCheck final : public Check {
             listed.push_back(listing.entry->zone + " (" + listing.candidate->source + " " +
                              log_safe(listing.candidate->domain) + ") " +
                              join_items(listing.codes, ",") + " *" +
-                             format_weight(listing.entry->weight));
+                             format_number(listing.entry->weight));
             if (listing.entry->weight > 0 && (!top || listing.entry->weight > top->entry->weight))
                 top = &listing;
         }
         std::vector<std::string> asked;
         for (const auto &candidate : candidates)
             asked.push_back(candidate.source + " " + log_safe(candidate.domain));
-        const std::string totals = "score " + format_weight(score);
-        const std::string threshold = format_weight(config.rhsbl_threshold);
+        const std::string totals = "score " + format_number(score);
+        const std::string threshold = format_number(config.rhsbl_threshold);
         const std::string not_counted =
             problems.empty() ? "" : "; not counted: " + join_items(problems, ", ");
 
@@ -242,7 +241,7 @@ class RhsblCheck final : public Check {
                                                     totals + " >= threshold " + threshold +
                                                     " unless allow lists that did not answer "
                                                     "list it (up to " +
-                                                    format_weight(unanswered_allow) + ")" +
+                                                    format_number(unanswered_allow) + ")" +
                                                     not_counted)};
         if (top && score >= config.rhsbl_threshold) {
             auto result =
@@ -253,7 +252,7 @@ class RhsblCheck final : public Check {
             result.vars["rhsbl_source"] = top->candidate->source;
             result.vars["rhsbl_txt"] = top->txt.substr(
                 0, std::min<std::size_t>(top->txt.size(), config.dnsbl_txt_max_length));
-            result.vars["rhsbl_score"] = format_weight(score);
+            result.vars["rhsbl_score"] = format_number(score);
             return {result};
         }
         const std::string found = listed.empty() ? "not listed (" + join_items(asked, ", ") + ")"

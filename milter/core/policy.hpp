@@ -3,7 +3,11 @@
 // whose action is reject, or the score reaching policy.score-reject)
 // beats a tempfail (an action tempfail, a DNS error of a check that would
 // act, or the score reaching policy.score-tempfail). A DNS error never
-// rejects. Pure function: no DNS, no libmilter.
+// rejects, by any route: a result with Outcome::error adds no score, and
+// a rule that may not reject (Config::never_reject, the policy's own
+// dns-error) tempfails where its action says reject, and its score counts
+// toward policy.score-tempfail only, never toward policy.score-reject.
+// Pure function: no DNS, no libmilter.
 #pragma once
 
 #include "config.hpp"
@@ -22,6 +26,8 @@ struct Decision {
     std::string rule;                   // the rule that decided ("" when continuing)
     std::string reply_id;               // reply template: the rule, "dns-error" or "score"
     const CheckResult *cause = nullptr; // the deciding result, if one
+    // The total score; for a reject by score, the part of it that the
+    // rules that may reject added.
     double score = 0;
     std::vector<const CheckResult *> logged; // failed rules whose action is log
 };

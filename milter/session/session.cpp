@@ -174,7 +174,7 @@ Reply Session::render(const Decision &decision, const std::string &recipient) co
     vars["recipient"] = recipient;
     vars["rule"] = decision.rule.empty() ? decision.reply_id : decision.rule;
     vars["detail"] = decision.cause ? decision.cause->detail : "";
-    vars["score"] = std::to_string(decision.score);
+    vars["score"] = format_number(decision.score);
     auto url = config().reply_url;
     for (auto at = url.find("${rule}"); at != std::string::npos; at = url.find("${rule}"))
         url.replace(at, 7, vars["rule"]);
