@@ -267,3 +267,51 @@ TEST_CASE("recipient patterns") {
     CHECK_FALSE(recipient_matches("postmaster.fake@x.example", patterns));
     CHECK_FALSE(recipient_matches("", patterns));
 }
+
+TEST_CASE("defect: a DNS failure can undo an allow listing") {
+    struct Row {
+        const char *name;
+        const char *address;
+        const char *allow_hostname; // "" when not configured
+        Verdict verdict;
+        const char *code;
+        const char *status;
+    };
+    const Row rows[] = {
+        {"partner PTR times out", "192.0.2.40", ".partner.example", Verdict::tempfail, "451",
+         "4.4.3"},
+        {"partner forward lookup times out", "192.0.2.41", ".partner.example", Verdict::tempfail,
+         "451", "4.4.3"},
+        {"partner confirmed: allowed", "192.0.2.42", ".partner.example", Verdict::continue_, "",
+         ""},
+        {"PTR known, not a partner", "192.0.2.43", ".partner.example", Verdict::reject, "550",
+         "5.5.2"},
+        {"forward lookup of a name no allow entry matches times out", "192.0.2.44",
+         ".partner.example", Verdict::reject, "550", "5.5.2"},
+        {"no allow.hostname: the HELO reject stands", "192.0.2.40", "", Verdict::reject, "550",
+         "5.5.2"},
+    };
+    auto dns = world();
+    dns->add("41.2.0.192.in-addr.arpa", DnsType::PTR, {"mx.partner.example"});
+    dns->fail("mx.partner.example", DnsType::A, DnsAnswer::Status::timeout);
+    dns->add("42.2.0.192.in-addr.arpa", DnsType::PTR, {"mx2.partner.example"});
+    dns->add("mx2.partner.example", DnsType::A, {"192.0.2.42"});
+    dns->add("43.2.0.192.in-addr.arpa", DnsType::PTR, {"mail.other.example"});
+    dns->add("mail.other.example", DnsType::A, {"192.0.2.43"});
+    dns->add("44.2.0.192.in-addr.arpa", DnsType::PTR, {"mail.elsewhere.example"});
+    dns->fail("mail.elsewhere.example", DnsType::A, DnsAnswer::Status::servfail);
+    for (const auto &row : rows) {
+        const std::string name = row.name;
+        CAPTURE(name);
+        std::vector<std::pair<std::string, std::string>> options;
+        if (*row.allow_hostname)
+            options.emplace_back("allow.hostname", row.allow_hostname);
+        const auto answer = run(runtime_with(options, dns),
+                                {row.address, "localhost", "a@good.example"}, "u@dest.example");
+        CAPTURE(answer.rule);
+        CAPTURE(answer.reply.text());
+        CHECK(answer.verdict == row.verdict);
+        CHECK(answer.reply.code == row.code);
+        CHECK(answer.reply.status == row.status);
+    }
+}
