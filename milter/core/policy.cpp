@@ -8,6 +8,9 @@ constexpr std::string_view dns_error_text[] = {
     "Temporary DNS failure while checking ${client_addr} for rule ${rule}: ${detail}.",
     "Please try again later.",
 };
+constexpr std::string_view internal_error_text[] = {
+    "Temporary local problem, please try again later.",
+};
 constexpr std::string_view score_text[] = {
     "Too many policy problems with client ${client_addr} (score ${score}): ${detail}.",
     "See ${url}",
@@ -33,6 +36,17 @@ constexpr RuleSpec rules[] = {
      .help = "Several smaller problems with your mail server added up. The reply names the "
              "largest; fix the problems the other rules describe.",
      .text = score_text},
+    {.id = internal_error_rule,
+     .stage = Stage::connect,
+     .default_action = "tempfail",
+     .summary = "portcullis itself failed while handling a command of the MTA",
+     .help = "Our mail filter failed on our side while checking your connection; nothing is "
+             "wrong with your mail server, which will retry. If the failure persists, tell "
+             "the postmaster of this domain.",
+     .reject = "550 5.3.0",
+     .tempfail = "451 4.3.0",
+     .text = internal_error_text,
+     .may_reject = false},
 };
 
 bool may_reject(std::string_view rule, const Config &config) {

@@ -40,10 +40,13 @@ struct StagedResult {
 Decision decide(std::span<const StagedResult> results, const Config &config);
 
 // Rules that no check reports but the policy itself: a DNS error of a
-// check whose rule would act, and the score reaching a threshold. They
-// have replies and help texts, but no policy.<rule> option.
+// check whose rule would act, the score reaching a threshold, and an
+// internal error of portcullis (an exception while handling a command,
+// which the milter glue tempfails). They have replies and help texts,
+// but no policy.<rule> option.
 inline constexpr std::string_view dns_error_rule = "dns-error";
 inline constexpr std::string_view score_rule = "score";
+inline constexpr std::string_view internal_error_rule = "internal-error";
 std::span<const RuleSpec> policy_rules();
 
 } // namespace portcullis

@@ -24,6 +24,14 @@ std::string angle(const std::string &address) {
     return "<" + log_safe(address) + ">";
 }
 
+// reply-url with ${rule} filled in.
+std::string reply_url(const Config &config, const std::string &rule) {
+    auto url = config.reply_url;
+    for (auto at = url.find("${rule}"); at != std::string::npos; at = url.find("${rule}"))
+        url.replace(at, 7, rule);
+    return url;
+}
+
 // The allow.hostname entry that `name` matches, or null.
 const std::string *allow_hostname_match(const std::string &name,
                                         const std::vector<std::string> &suffixes) {
@@ -214,10 +222,7 @@ Reply Session::render(const Decision &decision, const std::string &recipient) co
     vars["rule"] = decision.rule.empty() ? decision.reply_id : decision.rule;
     vars["detail"] = decision.cause ? decision.cause->detail : "";
     vars["score"] = format_number(decision.score);
-    auto url = config().reply_url;
-    for (auto at = url.find("${rule}"); at != std::string::npos; at = url.find("${rule}"))
-        url.replace(at, 7, vars["rule"]);
-    vars["url"] = url;
+    vars["url"] = reply_url(config(), vars["rule"]);
     return render_reply(runtime_->replies.find(decision.reply_id), decision.verdict, vars);
 }
 
@@ -284,6 +289,17 @@ bool recipient_matches(const std::string &recipient, const std::vector<std::stri
             return true;
     }
     return false;
+}
+
+Reply internal_error_reply(const Runtime *runtime) {
+    const std::string rule(internal_error_rule);
+    std::map<std::string, std::string> vars = {{"rule", rule}};
+    if (!runtime) {
+        const ReplyBook built_in(std::span<const RuleSpec>{});
+        return render_reply(built_in.find(rule), Verdict::tempfail, vars);
+    }
+    vars["url"] = reply_url(*runtime->config, rule);
+    return render_reply(runtime->replies.find(rule), Verdict::tempfail, vars);
 }
 
 } // namespace portcullis

@@ -99,4 +99,8 @@ bool recipient_matches(const std::string &recipient, const std::vector<std::stri
 // A new session id: short, unique within this process's lifetime.
 std::string next_session_id();
 
+// The reply to an internal error (rule internal-error), from the reply
+// book of `runtime`, or from the built-in replies without one.
+Reply internal_error_reply(const Runtime *runtime);
+
 } // namespace portcullis

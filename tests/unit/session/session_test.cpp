@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <fstream>
+
 using namespace portcullis;
 using portcullis::testing::ScriptedResolver;
 
@@ -314,4 +317,25 @@ TEST_CASE("defect: a DNS failure can undo an allow listing") {
         CHECK(answer.reply.code == row.code);
         CHECK(answer.reply.status == row.status);
     }
+}
+
+TEST_CASE("the internal-error reply comes from the reply book") {
+    const auto built_in = internal_error_reply(nullptr);
+    CHECK(built_in.code == "451");
+    CHECK(built_in.status == "4.3.0");
+    CHECK(built_in.text().find("internal-error") != std::string::npos);
+
+    const std::string file = "/tmp/portcullis-internal-error-session-test.conf";
+    {
+        std::ofstream out(file);
+        out << "[internal-error]\ntempfail = 421 4.3.2\ntext = Filter down, see ${url}\n";
+    }
+    const auto runtime =
+        runtime_with({{"replies-file", file}, {"reply-url", "https://mx.example/${rule}"}});
+    std::remove(file.c_str());
+    const auto reply = internal_error_reply(runtime.get());
+    CHECK(reply.code == "421");
+    CHECK(reply.status == "4.3.2");
+    CHECK(reply.text().find("Filter down, see https://mx.example/internal-error") !=
+          std::string::npos);
 }
