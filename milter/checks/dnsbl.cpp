@@ -2,14 +2,15 @@
 // are dnsbl_zone (the listing with the largest positive weight),
 // dnsbl_txt (that listing's TXT, cut to dnsbl.txt-max-length bytes, not
 // yet sanitized) and dnsbl_score. List errors are pass, not error: the
-// postscreen convention that a broken list must not hold up mail.
+// postscreen convention that a broken list must not hold up mail; but
+// error when an allow list that did not answer could have cancelled a
+// total reaching the threshold (a dead allow list must not reject).
 #include "checks/dnsbl.hpp"
 
 #include "core/log.hpp"
 
 #include <algorithm>
 #include <memory>
-#include <sstream>
 
 namespace portcullis {
 
@@ -67,7 +68,7 @@ void on_list_answer(const std::weak_ptr<Lookups> &weak, const std::string &name,
 
 std::string describe(const DnsblListing &listing) {
     return listing.zone + " " + join_items(listing.codes, ",") + " *" +
-           format_weight(listing.weight);
+           format_number(listing.weight);
 }
 
 class DnsblCheck final : public Check {
@@ -120,12 +121,19 @@ class DnsblCheck final : public Check {
             if (listing.weight > 0 && (!top || listing.weight > top->weight))
                 top = &listing;
         }
-        const std::string score = format_weight(report.score);
-        const std::string threshold = format_weight(context.config.dnsbl_threshold);
+        const std::string score = format_number(report.score);
+        const std::string threshold = format_number(context.config.dnsbl_threshold);
         std::string problems;
         if (!report.problems.empty())
             problems = "; not counted: " + join_items(report.problems, ", ");
 
+        if (top && undecided_by_allow_lists(report.score, report.unanswered_allow,
+                                            context.config.dnsbl_threshold))
+            return {make_result(Outcome::error,
+                                "listed: " + join_items(listed, ", ") + "; score " + score +
+                                    " >= threshold " + threshold +
+                                    " unless allow lists that did not answer list it (up to " +
+                                    format_number(report.unanswered_allow) + ")" + problems)};
         if (top && report.score >= context.config.dnsbl_threshold) {
             auto result =
                 make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; score " +
@@ -160,10 +168,8 @@ const std::string *dnsbl_refusal_code(const DnsAnswer &answer) {
     return it == answer.records.end() ? nullptr : &*it;
 }
 
-std::string format_weight(double value) {
-    std::ostringstream out;
-    out << value;
-    return out.str();
+bool undecided_by_allow_lists(double score, double unanswered_allow, double threshold) {
+    return score >= threshold && score + unanswered_allow < threshold;
 }
 
 std::string join_items(const std::vector<std::string> &items, std::string_view separator) {
@@ -190,10 +196,12 @@ DnsblReport read_dnsbl(const CheckContext &context) {
         const auto &answer = context.lookups.get(name, DnsType::A);
         if (answer.is_error()) {
             report.problems.push_back(entry.zone + " " + std::string(to_string(answer.status)));
+            report.unanswered_allow += std::min(entry.weight, 0.0);
             continue;
         }
         if (const auto *code = dnsbl_refusal_code(answer)) {
             report.problems.push_back(entry.zone + " refused the query (" + *code + ")");
+            report.unanswered_allow += std::min(entry.weight, 0.0);
             continue;
         }
         if (!answer.has_records())

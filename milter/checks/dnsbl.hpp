@@ -10,7 +10,10 @@
 // A list that cannot answer never blocks mail: a timeout or SERVFAIL,
 // and an answer in 127.255.255.0/24 (the list refusing the query, e.g.
 // asked through a public resolver or over its query limit), are logged
-// once as list errors and count as not listed.
+// once as list errors and count as not listed. Nor does it let mail be
+// refused: when an allow list (negative weight) could not answer and its
+// weight could have brought a total that reaches the threshold below it,
+// the result is an error (the policy's dns-error), not a fail.
 #pragma once
 
 #include "checks/check.hpp"
@@ -32,7 +35,14 @@ struct DnsblReport {
     std::vector<DnsblListing> listings; // in configuration order
     std::vector<std::string> problems;  // "zone: timeout", "zone: refused (127.255.255.254)"
     double score = 0;                   // the sum of the listings' weights
+    // The sum of the negative weights of the entries whose lookup failed
+    // or was refused: what allow lists that did not answer could take off.
+    double unanswered_allow = 0;
 };
+
+// The total reaches the threshold, but allow lists that did not answer
+// could have taken it below: the check cannot decide.
+bool undecided_by_allow_lists(double score, double unanswered_allow, double threshold);
 
 // "2.0.0.127.zen.example" or the 32-nibble form for IPv6, from the
 // client's reversed address (ClientIdentity::reversed).
@@ -42,8 +52,7 @@ std::string dnsbl_query_name(std::string_view reversed_client, const DnsblZone &
 bool is_dnsbl_error_code(std::string_view address);
 // The first list error code in an answer, or null: shared with the RHSBL check.
 const std::string *dnsbl_refusal_code(const DnsAnswer &answer);
-// For detail lines of the DNSBL and RHSBL checks: "3", "-0.5"; "a, b".
-std::string format_weight(double value);
+// For detail lines of the DNSBL and RHSBL checks: "a, b".
 std::string join_items(const std::vector<std::string> &items, std::string_view separator);
 
 // Reads the completed lookups of every configured zone.

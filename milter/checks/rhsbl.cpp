@@ -11,15 +11,17 @@
 //
 // As for DNSBLs, a list that cannot answer never blocks mail: a failed
 // lookup, or an answer in 127.255.255.0/24, counts as not listed (logged
-// once by the lookups or here). Vars on fail: rhsbl_zone, rhsbl_domain,
-// rhsbl_source ("sender domain", "HELO name", "client name"), rhsbl_txt
-// (cut to dnsbl.txt-max-length) and rhsbl_score.
+// once by the lookups or here); and an allow list (negative weight) that
+// could not answer for some name and could have taken a total reaching
+// the threshold below it makes the result an error, not a fail.
+// Vars on fail: rhsbl_zone, rhsbl_domain, rhsbl_source ("sender domain",
+// "HELO name", "client name"), rhsbl_txt (cut to dnsbl.txt-max-length)
+// and rhsbl_score.
 #include "checks/dnsbl.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
 #include <map>
-#include <sstream>
 
 namespace portcullis {
 
@@ -174,7 +176,10 @@ class RhsblCheck final : public Check {
         std::vector<Listing> listings;
         std::vector<std::string> problems;
         double score = 0;
+        double unanswered_allow = 0;
         for (const auto &entry : config.rhsbl_zones) {
+            bool unanswered = false;
+            bool counted = false;
             for (const auto &candidate : candidates) {
                 if (!fits(candidate.domain, entry))
                     continue;
@@ -183,10 +188,12 @@ class RhsblCheck final : public Check {
                 if (answer.is_error()) {
                     problems.push_back(entry.zone + " " + std::string(to_string(answer.status)) +
                                        " for " + candidate.domain);
+                    unanswered = true;
                     continue;
                 }
                 if (const auto *code = dnsbl_refusal_code(answer)) {
                     problems.push_back(entry.zone + " refused the query (" + *code + ")");
+                    unanswered = true;
                     continue;
                 }
                 if (!answer.has_records())
@@ -202,8 +209,11 @@ class RhsblCheck final : public Check {
                     listing.txt = join_items(txt.records, "; ");
                 score += entry.weight;
                 listings.push_back(std::move(listing));
+                counted = true;
                 break; // an entry counts once
             }
+            if (unanswered && !counted)
+                unanswered_allow += std::min(entry.weight, 0.0);
         }
         std::sort(problems.begin(), problems.end());
         problems.erase(std::unique(problems.begin(), problems.end()), problems.end());
@@ -214,18 +224,25 @@ class RhsblCheck final : public Check {
             listed.push_back(listing.entry->zone + " (" + listing.candidate->source + " " +
                              log_safe(listing.candidate->domain) + ") " +
                              join_items(listing.codes, ",") + " *" +
-                             format_weight(listing.entry->weight));
+                             format_number(listing.entry->weight));
             if (listing.entry->weight > 0 && (!top || listing.entry->weight > top->entry->weight))
                 top = &listing;
         }
         std::vector<std::string> asked;
         for (const auto &candidate : candidates)
             asked.push_back(candidate.source + " " + log_safe(candidate.domain));
-        const std::string totals = "score " + format_weight(score);
-        const std::string threshold = format_weight(config.rhsbl_threshold);
+        const std::string totals = "score " + format_number(score);
+        const std::string threshold = format_number(config.rhsbl_threshold);
         const std::string not_counted =
             problems.empty() ? "" : "; not counted: " + join_items(problems, ", ");
 
+        if (top && undecided_by_allow_lists(score, unanswered_allow, config.rhsbl_threshold))
+            return {make_result(Outcome::error, "listed: " + join_items(listed, ", ") + "; " +
+                                                    totals + " >= threshold " + threshold +
+                                                    " unless allow lists that did not answer "
+                                                    "list it (up to " +
+                                                    format_number(unanswered_allow) + ")" +
+                                                    not_counted)};
         if (top && score >= config.rhsbl_threshold) {
             auto result =
                 make_result(Outcome::fail, "listed: " + join_items(listed, ", ") + "; " + totals +
@@ -235,7 +252,7 @@ class RhsblCheck final : public Check {
             result.vars["rhsbl_source"] = top->candidate->source;
             result.vars["rhsbl_txt"] = top->txt.substr(
                 0, std::min<std::size_t>(top->txt.size(), config.dnsbl_txt_max_length));
-            result.vars["rhsbl_score"] = format_weight(score);
+            result.vars["rhsbl_score"] = format_number(score);
             return {result};
         }
         const std::string found = listed.empty() ? "not listed (" + join_items(asked, ", ") + ")"

@@ -301,6 +301,8 @@ void convert_rule_actions(std::span<const OptionSpec> options, const OptionSourc
             in.fail(in.written(),
                     "a temporary error never rejects: use tempfail, log, ignore or score:N");
         config.actions[std::string(rule.id)] = action;
+        if (!rule.may_reject)
+            config.never_reject.emplace(rule.id);
     }
 }
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -99,6 +100,9 @@ struct Config {
     std::vector<std::string> deny_senders;    // lower-case addresses, "@domain" or "domain"
 
     std::map<std::string, Action, std::less<>> actions; // rule id -> action
+    // The rules declared with may_reject = false (temporary conditions):
+    // decide() never lets them reject, by action or by score.
+    std::set<std::string, std::less<>> never_reject;
     Action dns_error_action;
     double score_tempfail = 0; // 0 disables
     double score_reject = 0;

@@ -8,6 +8,9 @@ constexpr std::string_view dns_error_text[] = {
     "Temporary DNS failure while checking ${client_addr} for rule ${rule}: ${detail}.",
     "Please try again later.",
 };
+constexpr std::string_view internal_error_text[] = {
+    "Temporary local problem, please try again later.",
+};
 constexpr std::string_view score_text[] = {
     "Too many policy problems with client ${client_addr} (score ${score}): ${detail}.",
     "See ${url}",
@@ -33,7 +36,25 @@ constexpr RuleSpec rules[] = {
      .help = "Several smaller problems with your mail server added up. The reply names the "
              "largest; fix the problems the other rules describe.",
      .text = score_text},
+    {.id = internal_error_rule,
+     .stage = Stage::connect,
+     .default_action = "tempfail",
+     .summary = "portcullis itself failed while handling a command of the MTA",
+     .help = "Our mail filter failed on our side while checking your connection; nothing is "
+             "wrong with your mail server, which will retry. If the failure persists, tell "
+             "the postmaster of this domain.",
+     .reject = "550 5.3.0",
+     .tempfail = "451 4.3.0",
+     .text = internal_error_text,
+     .may_reject = false},
 };
+
+bool may_reject(std::string_view rule, const Config &config) {
+    if (config.never_reject.contains(rule))
+        return false;
+    const auto *policy_rule = find_rule(policy_rules(), rule);
+    return !policy_rule || policy_rule->may_reject;
+}
 
 bool acts(const Action &action) {
     return action.kind == ActionKind::reject || action.kind == ActionKind::tempfail ||
@@ -47,13 +68,24 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
     const StagedResult *reject = nullptr;
     const StagedResult *tempfail = nullptr;
     bool tempfail_is_dns = false;
+    // Every score counts toward score-tempfail; toward score-reject only
+    // those of rules that may reject.
+    double reject_score = 0;
     const StagedResult *strongest_score = nullptr;
+    const StagedResult *strongest_reject_score = nullptr;
+    auto stronger = [&](const StagedResult *than, double score) {
+        return !than || score > config.action_for(than->result.rule).score;
+    };
 
     for (const auto &staged : results) {
         const auto &result = staged.result;
         const Action &action = config.action_for(result.rule);
+        const bool rejecting = may_reject(result.rule, config);
         if (result.outcome == Outcome::fail) {
-            switch (action.kind) {
+            const ActionKind kind = action.kind == ActionKind::reject && !rejecting
+                                        ? ActionKind::tempfail
+                                        : action.kind;
+            switch (kind) {
             case ActionKind::ignore:
                 break;
             case ActionKind::log:
@@ -71,10 +103,13 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
                 break;
             case ActionKind::score:
                 decision.score += action.score;
-                if (action.score > 0 &&
-                    (!strongest_score ||
-                     action.score > config.action_for(strongest_score->result.rule).score))
+                if (action.score > 0 && stronger(strongest_score, action.score))
                     strongest_score = &staged;
+                if (rejecting) {
+                    reject_score += action.score;
+                    if (action.score > 0 && stronger(strongest_reject_score, action.score))
+                        strongest_reject_score = &staged;
+                }
                 break;
             }
         } else if (result.outcome == Outcome::error && acts(action)) {
@@ -100,8 +135,10 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
 
     if (reject)
         return settle(Verdict::reject, reject, "");
-    if (config.score_reject > 0 && decision.score >= config.score_reject)
-        return settle(Verdict::reject, strongest_score, std::string(score_rule));
+    if (config.score_reject > 0 && reject_score >= config.score_reject) {
+        decision.score = reject_score;
+        return settle(Verdict::reject, strongest_reject_score, std::string(score_rule));
+    }
     if (tempfail)
         return settle(Verdict::tempfail, tempfail,
                       tempfail_is_dns ? std::string(dns_error_rule) : "");

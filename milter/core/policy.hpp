@@ -3,7 +3,11 @@
 // whose action is reject, or the score reaching policy.score-reject)
 // beats a tempfail (an action tempfail, a DNS error of a check that would
 // act, or the score reaching policy.score-tempfail). A DNS error never
-// rejects. Pure function: no DNS, no libmilter.
+// rejects, by any route: a result with Outcome::error adds no score, and
+// a rule that may not reject (Config::never_reject, the policy's own
+// dns-error) tempfails where its action says reject, and its score counts
+// toward policy.score-tempfail only, never toward policy.score-reject.
+// Pure function: no DNS, no libmilter.
 #pragma once
 
 #include "config.hpp"
@@ -22,6 +26,8 @@ struct Decision {
     std::string rule;                   // the rule that decided ("" when continuing)
     std::string reply_id;               // reply template: the rule, "dns-error" or "score"
     const CheckResult *cause = nullptr; // the deciding result, if one
+    // The total score; for a reject by score, the part of it that the
+    // rules that may reject added.
     double score = 0;
     std::vector<const CheckResult *> logged; // failed rules whose action is log
 };
@@ -34,10 +40,13 @@ struct StagedResult {
 Decision decide(std::span<const StagedResult> results, const Config &config);
 
 // Rules that no check reports but the policy itself: a DNS error of a
-// check whose rule would act, and the score reaching a threshold. They
-// have replies and help texts, but no policy.<rule> option.
+// check whose rule would act, the score reaching a threshold, and an
+// internal error of portcullis (an exception while handling a command,
+// which the milter glue tempfails). They have replies and help texts,
+// but no policy.<rule> option.
 inline constexpr std::string_view dns_error_rule = "dns-error";
 inline constexpr std::string_view score_rule = "score";
+inline constexpr std::string_view internal_error_rule = "internal-error";
 std::span<const RuleSpec> policy_rules();
 
 } // namespace portcullis

@@ -81,13 +81,16 @@ std::string Action::to_string() const {
         return "tempfail";
     case ActionKind::reject:
         return "reject";
-    case ActionKind::score: {
-        std::ostringstream out;
-        out << "score:" << score;
-        return out.str();
-    }
+    case ActionKind::score:
+        return "score:" + format_number(score);
     }
     return "?";
+}
+
+std::string format_number(double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
 }
 
 } // namespace portcullis

@@ -46,4 +46,7 @@ struct Action {
 enum class Verdict { continue_, accept, tempfail, reject };
 std::string_view to_string(Verdict verdict);
 
+// A score or weight as an admin writes it: "10", "2.5", "-0.5".
+std::string format_number(double value);
+
 } // namespace portcullis

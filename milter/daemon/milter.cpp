@@ -53,20 +53,6 @@ std::string strip_brackets(const char *argument) {
     return std::string(text);
 }
 
-template <typename Body> sfsistat guarded(SMFICTX *ctx, const char *stage, Body body) {
-    try {
-        return body();
-    } catch (const std::exception &error) {
-        log_error(std::string("internal error at ") + stage + ": " + error.what() +
-                  "; tempfailing");
-    } catch (...) {
-        log_error(std::string("internal error at ") + stage + "; tempfailing");
-    }
-    smfi_setreply(ctx, const_cast<char *>("451"), const_cast<char *>("4.3.0"),
-                  const_cast<char *>("Temporary local problem, please try again later"));
-    return SMFIS_TEMPFAIL;
-}
-
 bool set_reply(SMFICTX *ctx, const Reply &reply) {
     std::array<char *, max_reply_lines> lines{};
     for (std::size_t i = 0; i < reply.lines.size() && i < lines.size(); ++i)
@@ -86,6 +72,24 @@ bool set_reply(SMFICTX *ctx, const Reply &reply) {
     if (result != MI_SUCCESS)
         log_error("libmilter refused the reply text for " + reply.code + " " + reply.status);
     return result == MI_SUCCESS;
+}
+
+template <typename Body> sfsistat guarded(SMFICTX *ctx, const char *stage, Body body) {
+    try {
+        return body();
+    } catch (const std::exception &error) {
+        log_error(std::string("internal error at ") + stage + ": " + error.what() +
+                  "; tempfailing");
+    } catch (...) {
+        log_error(std::string("internal error at ") + stage + "; tempfailing");
+    }
+    try {
+        set_reply(ctx, internal_error_reply(current_runtime().get()));
+    } catch (...) {
+        // Not even the reply could be made: the MTA's own 4xx text.
+        log_error("no reply text for the internal error at " + std::string(stage));
+    }
+    return SMFIS_TEMPFAIL;
 }
 
 // Over TCP the DATA stage is taken, not skipped: Postfix sends DATA's

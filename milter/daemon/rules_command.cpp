@@ -66,6 +66,7 @@ void write_defaults(std::ostream &out) {
     for (const auto &rule : rule_table())
         out << defaults_line(rule) << "\n";
     out << defaults_line(*find_rule(policy_rules(), dns_error_rule)) << "\n";
+    out << defaults_line(*find_rule(policy_rules(), internal_error_rule)) << "\n";
     out << ".fi\n.RE\n";
 }
 

@@ -24,6 +24,28 @@ std::string angle(const std::string &address) {
     return "<" + log_safe(address) + ">";
 }
 
+// reply-url with ${rule} filled in.
+std::string reply_url(const Config &config, const std::string &rule) {
+    auto url = config.reply_url;
+    for (auto at = url.find("${rule}"); at != std::string::npos; at = url.find("${rule}"))
+        url.replace(at, 7, rule);
+    return url;
+}
+
+// The allow.hostname entry that `name` matches, or null.
+const std::string *allow_hostname_match(const std::string &name,
+                                        const std::vector<std::string> &suffixes) {
+    for (const auto &suffix : suffixes) {
+        const bool dotted = !suffix.empty() && suffix.front() == '.';
+        if (name == suffix ||
+            (name.size() > suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+             (dotted || name[name.size() - suffix.size() - 1] == '.')))
+            return &suffix;
+    }
+    return nullptr;
+}
+
 } // namespace
 
 std::string next_session_id() {
@@ -122,14 +144,28 @@ std::string Session::allow_reason() {
     if (config().allow_hostnames.empty())
         return "";
     for (const auto &name : identity_.names->confirmed())
-        for (const auto &suffix : config().allow_hostnames) {
-            const bool dotted = !suffix.empty() && suffix.front() == '.';
-            if (name == suffix ||
-                (name.size() > suffix.size() &&
-                 name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-                 (dotted || name[name.size() - suffix.size() - 1] == '.')))
-                return "allow.hostname " + suffix;
-        }
+        if (const auto *suffix = allow_hostname_match(name, config().allow_hostnames))
+            return "allow.hostname " + *suffix;
+    return "";
+}
+
+std::string Session::allow_undecided() const {
+    if (!identity_.address || config().allow_hostnames.empty())
+        return "";
+    const auto &ptr = lookups_->get(identity_.reverse_name, DnsType::PTR);
+    if (ptr.is_error())
+        return "allow.hostname undecided: PTR lookup of " + identity_.reverse_name + " " +
+               std::string(to_string(ptr.status));
+    // Only a name an entry matches could have allowed the client.
+    const DnsType forward = identity_.address->is_v4() ? DnsType::A : DnsType::AAAA;
+    for (const auto &name : identity_.names->names()) {
+        if (!allow_hostname_match(name, config().allow_hostnames))
+            continue;
+        const auto &answer = lookups_->get(name, forward);
+        if (answer.is_error())
+            return "allow.hostname undecided: " + std::string(to_string(forward)) + " lookup of " +
+                   log_safe(name) + " " + std::string(to_string(answer.status));
+    }
     return "";
 }
 
@@ -147,6 +183,8 @@ const Evaluation &Session::evaluate() {
     const auto allowed = allow_reason();
     evaluation.allowed = !allowed.empty();
     evaluation.skip_reason = allowed;
+    if (!evaluation.allowed)
+        evaluation.allow_undecided = allow_undecided();
     const CheckContext context = this->context();
     for (const Check *check : all_checks()) {
         const Stage stage = check->stage();
@@ -154,8 +192,17 @@ const Evaluation &Session::evaluate() {
                           (stage == Stage::mail && facts_.sender_seen);
         if (!seen || (evaluation.allowed && stage != Stage::mail))
             continue;
-        for (auto &result : check->evaluate(context))
+        for (auto &result : check->evaluate(context)) {
+            // What allow.hostname might have skipped cannot refuse the
+            // client while DNS cannot tell whether it is allowed: a fail
+            // becomes an error, for policy.dns-error.
+            if (!evaluation.allow_undecided.empty() && stage != Stage::mail &&
+                result.outcome == Outcome::fail) {
+                result.outcome = Outcome::error;
+                result.detail += "; " + evaluation.allow_undecided;
+            }
             evaluation.results.push_back({stage, std::move(result)});
+        }
     }
     evaluation.decision = decide(evaluation.results, config());
     evaluation_ = std::move(evaluation);
@@ -174,11 +221,8 @@ Reply Session::render(const Decision &decision, const std::string &recipient) co
     vars["recipient"] = recipient;
     vars["rule"] = decision.rule.empty() ? decision.reply_id : decision.rule;
     vars["detail"] = decision.cause ? decision.cause->detail : "";
-    vars["score"] = std::to_string(decision.score);
-    auto url = config().reply_url;
-    for (auto at = url.find("${rule}"); at != std::string::npos; at = url.find("${rule}"))
-        url.replace(at, 7, vars["rule"]);
-    vars["url"] = url;
+    vars["score"] = format_number(decision.score);
+    vars["url"] = reply_url(config(), vars["rule"]);
     return render_reply(runtime_->replies.find(decision.reply_id), decision.verdict, vars);
 }
 
@@ -245,6 +289,17 @@ bool recipient_matches(const std::string &recipient, const std::vector<std::stri
             return true;
     }
     return false;
+}
+
+Reply internal_error_reply(const Runtime *runtime) {
+    const std::string rule(internal_error_rule);
+    std::map<std::string, std::string> vars = {{"rule", rule}};
+    if (!runtime) {
+        const ReplyBook built_in(std::span<const RuleSpec>{});
+        return render_reply(built_in.find(rule), Verdict::tempfail, vars);
+    }
+    vars["url"] = reply_url(*runtime->config, rule);
+    return render_reply(runtime->replies.find(rule), Verdict::tempfail, vars);
 }
 
 } // namespace portcullis

@@ -23,8 +23,11 @@ namespace portcullis {
 struct Evaluation {
     std::vector<StagedResult> results;
     Decision decision;
-    bool trusted = false;    // trusted network or authenticated: nothing checked
-    bool allowed = false;    // allow.network / allow.hostname: connection checks skipped
+    bool trusted = false; // trusted network or authenticated: nothing checked
+    bool allowed = false; // allow.network / allow.hostname: connection checks skipped
+    // allow.hostname could not decide for a DNS failure: the results of
+    // the checks an allowed client skips are errors, never fails.
+    std::string allow_undecided;
     std::string skip_reason; // why checks were skipped
 };
 
@@ -73,6 +76,9 @@ class Session {
     void prefetch(Stage stage);
     bool is_trusted() const;
     std::string allow_reason();
+    // Why allow.hostname could not decide (a failed PTR or forward
+    // lookup), or "" when it could.
+    std::string allow_undecided() const;
     bool exempt(const std::string &recipient) const;
     void log_decision(const RecipientAnswer &answer, const std::string &recipient) const;
 
@@ -92,5 +98,9 @@ bool recipient_matches(const std::string &recipient, const std::vector<std::stri
 
 // A new session id: short, unique within this process's lifetime.
 std::string next_session_id();
+
+// The reply to an internal error (rule internal-error), from the reply
+// book of `runtime`, or from the built-in replies without one.
+Reply internal_error_reply(const Runtime *runtime);
 
 } // namespace portcullis

@@ -317,3 +317,64 @@ TEST_CASE("is_dnsbl_error_code recognizes 127.255.255.0/24 only") {
     CHECK_FALSE(is_dnsbl_error_code("::ffff:127.255.255.254"));
     CHECK_FALSE(is_dnsbl_error_code(""));
 }
+
+TEST_CASE("defect: a dead allow list turns into a reject") {
+    using S = DnsAnswer::Status;
+    const std::string deadwl = "1.2.0.192.deadwl.test";
+    const std::string bltest = "1.2.0.192.bl.test";
+    struct Row {
+        std::string what;
+        std::vector<std::string> zones;
+        std::function<void(ScriptedResolver &)> script;
+        Outcome outcome;
+        const char *detail;
+    };
+    const std::vector<Row> rows = {
+        {"allow list servfail could have cancelled the listing",
+         {"bl.test*3", "deadwl.test*-5"},
+         [&](ScriptedResolver &dns) {
+             dns.add(bltest, DnsType::A, {"127.0.0.2"});
+             dns.fail(deadwl, DnsType::A, S::servfail);
+         },
+         Outcome::error,
+         "not counted: deadwl.test servfail"},
+        {"allow list timeout could have cancelled the listing",
+         {"bl.test*3", "deadwl.test*-5"},
+         [&](ScriptedResolver &dns) {
+             dns.add(bltest, DnsType::A, {"127.0.0.2"});
+             dns.fail(deadwl, DnsType::A, S::timeout);
+         },
+         Outcome::error,
+         "deadwl.test timeout"},
+        {"allow list too light to cancel the listing",
+         {"bl.test*10", "deadwl.test*-5"},
+         [&](ScriptedResolver &dns) {
+             dns.add(bltest, DnsType::A, {"127.0.0.2"});
+             dns.fail(deadwl, DnsType::A, S::servfail);
+         },
+         Outcome::fail,
+         "score 10 >= threshold 1"},
+        {"dead block list still counts as not listed",
+         {"bl.test*3", "deadwl.test*5"},
+         [&](ScriptedResolver &dns) { dns.fail(deadwl, DnsType::A, S::servfail); },
+         Outcome::pass,
+         "not counted: deadwl.test servfail"},
+        {"dead allow list, not listed anyway",
+         {"bl.test*3", "deadwl.test*-5"},
+         [&](ScriptedResolver &dns) { dns.fail(deadwl, DnsType::A, S::timeout); },
+         Outcome::pass,
+         "not listed"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.what);
+        DnsblHarness harness("192.0.2.1");
+        harness.zones(row.zones);
+        harness.config.dnsbl_threshold = 1;
+        row.script(*harness.dns);
+        const auto results = harness.run("dnsbl");
+        REQUIRE(results.size() == 1);
+        CAPTURE(results[0].detail);
+        CHECK(results[0].outcome == row.outcome);
+        CHECK(results[0].detail.find(row.detail) != std::string::npos);
+    }
+}

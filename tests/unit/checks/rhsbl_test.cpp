@@ -228,3 +228,68 @@ TEST_CASE("rhsbl skips what it cannot look up") {
         CHECK(results.front().vars.at("rhsbl_domain") == "v6.client.example");
     }
 }
+
+TEST_CASE("defect: a dead allow list turns into a reject (rhsbl)") {
+    using S = DnsAnswer::Status;
+    struct Row {
+        std::string what;
+        std::vector<std::string> zones;
+        std::function<void(ScriptedResolver &)> script;
+        Outcome outcome;
+        const char *detail_part;
+    };
+    const std::vector<Row> rows = {
+        {"allow list servfail could have cancelled the listing",
+         {"bl.test*3", "deadwl.test*-5"},
+         [](ScriptedResolver &dns) {
+             dns.add("spam.example.bl.test", DnsType::A, {"127.0.0.2"});
+             dns.fail("mail.client.example.deadwl.test", DnsType::A, S::servfail);
+         },
+         Outcome::error,
+         "deadwl.test servfail for mail.client.example"},
+        {"allow list timeout could have cancelled the listing",
+         {"bl.test*3", "deadwl.test*-5"},
+         [](ScriptedResolver &dns) {
+             dns.add("spam.example.bl.test", DnsType::A, {"127.0.0.2"});
+             dns.fail("spam.example.deadwl.test", DnsType::A, S::timeout);
+         },
+         Outcome::error,
+         "deadwl.test timeout for spam.example"},
+        {"allow list answered for another name: counted",
+         {"bl.test*3", "deadwl.test*-5"},
+         [](ScriptedResolver &dns) {
+             dns.add("spam.example.bl.test", DnsType::A, {"127.0.0.2"});
+             dns.fail("spam.example.deadwl.test", DnsType::A, S::timeout);
+             dns.add("helo.bad.example.deadwl.test", DnsType::A, {"127.0.0.2"});
+         },
+         Outcome::pass,
+         "below threshold 1"},
+        {"allow list too light to cancel the listing",
+         {"bl.test*10", "deadwl.test*-5"},
+         [](ScriptedResolver &dns) {
+             dns.add("spam.example.bl.test", DnsType::A, {"127.0.0.2"});
+             dns.fail("spam.example.deadwl.test", DnsType::A, S::servfail);
+         },
+         Outcome::fail,
+         "score 10 >= threshold 1"},
+        {"dead block list still counts as not listed",
+         {"bl.test*3", "deadbl.test*5"},
+         [](ScriptedResolver &dns) {
+             dns.fail("spam.example.deadbl.test", DnsType::A, S::servfail);
+         },
+         Outcome::pass,
+         "not counted: deadbl.test servfail for spam.example"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.what);
+        RhsblHarness harness("helo.bad.example", "x@spam.example");
+        harness.zones(row.zones);
+        harness.config.rhsbl_threshold = 1;
+        row.script(*harness.dns);
+        const auto results = harness.run("rhsbl");
+        REQUIRE(results.size() == 1);
+        CAPTURE(results.front().detail);
+        CHECK(results.front().outcome == row.outcome);
+        CHECK(results.front().detail.find(row.detail_part) != std::string::npos);
+    }
+}

@@ -1,4 +1,5 @@
 #include "checks/check.hpp"
+#include "core/policy.hpp"
 #include "core/replies.hpp"
 
 #include <doctest/doctest.h>
@@ -140,7 +141,7 @@ TEST_CASE("the shipped replies file is valid; every rule has a reply") {
     std::vector<std::string> errors;
     const auto book = load_replies(SOURCE_ROOT "/rules/replies.conf", errors);
     CHECK(errors.empty());
-    std::vector<std::string> ids = {"dns-error", "score"};
+    std::vector<std::string> ids = {"dns-error", "score", "internal-error"};
     for (const auto &rule : rule_table())
         ids.emplace_back(rule.id);
     for (const auto &id : ids) {
@@ -154,4 +155,35 @@ TEST_CASE("the shipped replies file is valid; every rule has a reply") {
     CHECK(book.find("helo-syntax").reject_status == "5.5.2");
     CHECK(book.find("dns-error").tempfail_code == "451");
     CHECK(book.find("dns-error").tempfail_status == "4.4.3");
+}
+
+TEST_CASE("defect: internal errors have one hard-coded 451 text") {
+    const auto *rule = find_rule(policy_rules(), "internal-error");
+    REQUIRE(rule);
+    CHECK_FALSE(rule->may_reject);
+    CHECK(rule->tempfail == "451 4.3.0");
+    CHECK_FALSE(rule->help.empty());
+
+    const ReplyBook book(rule_table());
+    CHECK(book.find("internal-error").id == "internal-error");
+    const auto reply =
+        render_reply(book.find("internal-error"), Verdict::tempfail, {{"rule", "internal-error"}});
+    CHECK(reply.code == "451");
+    CHECK(reply.status == "4.3.0");
+    CHECK(reply.text().find("internal-error") != std::string::npos);
+
+    // The replies file overrides it like any other rule's reply.
+    const std::string file = "/tmp/portcullis-internal-error-replies-test.conf";
+    {
+        std::ofstream out(file);
+        out << "[internal-error]\ntempfail = 421 4.3.0\ntext = Local trouble (${rule})\n";
+    }
+    std::vector<std::string> errors;
+    const auto overridden = load_replies(file, errors);
+    std::remove(file.c_str());
+    CHECK(errors.empty());
+    const auto local = render_reply(overridden.find("internal-error"), Verdict::tempfail,
+                                    {{"rule", "internal-error"}});
+    CHECK(local.code == "421");
+    CHECK(local.text().find("Local trouble") != std::string::npos);
 }

@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <fstream>
+
 using namespace portcullis;
 using portcullis::testing::ScriptedResolver;
 
@@ -266,4 +269,73 @@ TEST_CASE("recipient patterns") {
     CHECK_FALSE(recipient_matches("ops@other.example", patterns));
     CHECK_FALSE(recipient_matches("postmaster.fake@x.example", patterns));
     CHECK_FALSE(recipient_matches("", patterns));
+}
+
+TEST_CASE("defect: a DNS failure can undo an allow listing") {
+    struct Row {
+        const char *name;
+        const char *address;
+        const char *allow_hostname; // "" when not configured
+        Verdict verdict;
+        const char *code;
+        const char *status;
+    };
+    const Row rows[] = {
+        {"partner PTR times out", "192.0.2.40", ".partner.example", Verdict::tempfail, "451",
+         "4.4.3"},
+        {"partner forward lookup times out", "192.0.2.41", ".partner.example", Verdict::tempfail,
+         "451", "4.4.3"},
+        {"partner confirmed: allowed", "192.0.2.42", ".partner.example", Verdict::continue_, "",
+         ""},
+        {"PTR known, not a partner", "192.0.2.43", ".partner.example", Verdict::reject, "550",
+         "5.5.2"},
+        {"forward lookup of a name no allow entry matches times out", "192.0.2.44",
+         ".partner.example", Verdict::reject, "550", "5.5.2"},
+        {"no allow.hostname: the HELO reject stands", "192.0.2.40", "", Verdict::reject, "550",
+         "5.5.2"},
+    };
+    auto dns = world();
+    dns->add("41.2.0.192.in-addr.arpa", DnsType::PTR, {"mx.partner.example"});
+    dns->fail("mx.partner.example", DnsType::A, DnsAnswer::Status::timeout);
+    dns->add("42.2.0.192.in-addr.arpa", DnsType::PTR, {"mx2.partner.example"});
+    dns->add("mx2.partner.example", DnsType::A, {"192.0.2.42"});
+    dns->add("43.2.0.192.in-addr.arpa", DnsType::PTR, {"mail.other.example"});
+    dns->add("mail.other.example", DnsType::A, {"192.0.2.43"});
+    dns->add("44.2.0.192.in-addr.arpa", DnsType::PTR, {"mail.elsewhere.example"});
+    dns->fail("mail.elsewhere.example", DnsType::A, DnsAnswer::Status::servfail);
+    for (const auto &row : rows) {
+        const std::string name = row.name;
+        CAPTURE(name);
+        std::vector<std::pair<std::string, std::string>> options;
+        if (*row.allow_hostname)
+            options.emplace_back("allow.hostname", row.allow_hostname);
+        const auto answer = run(runtime_with(options, dns),
+                                {row.address, "localhost", "a@good.example"}, "u@dest.example");
+        CAPTURE(answer.rule);
+        CAPTURE(answer.reply.text());
+        CHECK(answer.verdict == row.verdict);
+        CHECK(answer.reply.code == row.code);
+        CHECK(answer.reply.status == row.status);
+    }
+}
+
+TEST_CASE("the internal-error reply comes from the reply book") {
+    const auto built_in = internal_error_reply(nullptr);
+    CHECK(built_in.code == "451");
+    CHECK(built_in.status == "4.3.0");
+    CHECK(built_in.text().find("internal-error") != std::string::npos);
+
+    const std::string file = "/tmp/portcullis-internal-error-session-test.conf";
+    {
+        std::ofstream out(file);
+        out << "[internal-error]\ntempfail = 421 4.3.2\ntext = Filter down, see ${url}\n";
+    }
+    const auto runtime =
+        runtime_with({{"replies-file", file}, {"reply-url", "https://mx.example/${rule}"}});
+    std::remove(file.c_str());
+    const auto reply = internal_error_reply(runtime.get());
+    CHECK(reply.code == "421");
+    CHECK(reply.status == "4.3.2");
+    CHECK(reply.text().find("Filter down, see https://mx.example/internal-error") !=
+          std::string::npos);
 }
