@@ -154,6 +154,12 @@ bool daemonize() {
 
 } // namespace
 
+namespace {
+// Lines waiting for a stalled syslog before new ones are dropped (and
+// counted): about 4 MiB at most.
+constexpr std::size_t log_queue_lines = 8192;
+} // namespace
+
 int run_daemon(const DaemonOptions &options) {
     LogSettings logging;
     logging.to_stderr = options.foreground;
@@ -171,6 +177,19 @@ int run_daemon(const DaemonOptions &options) {
         log_error("cannot detach from the terminal");
         return 71;
     }
+    // From here on no thread waits for syslog (the resolver's least of
+    // all): lines go through a queue and a writer thread of their own.
+    // After the fork, which would not take the thread along.
+    logging.queue_lines = log_queue_lines;
+    configure_logging(logging);
+    // Written out before any return below.
+    struct DrainLog {
+        LogSettings settings;
+        ~DrainLog() {
+            settings.queue_lines = 0;
+            configure_logging(settings);
+        }
+    } drain_log{logging};
 
     // Every thread made from here on (libunbound's, libmilter's) inherits
     // this mask, so the signals reach only the sigwait() below.

@@ -61,7 +61,7 @@ Session::Session(std::shared_ptr<const Runtime> runtime, std::string id)
     auto on_error = [session](const std::string &name, DnsType type, const DnsAnswer &a) {
         log_warning("session=" + session + " dns-error lookup=" + log_safe(name) + "/" +
                     std::string(to_string(type)) + " status=" + std::string(to_string(a.status)) +
-                    " why=\"" + log_safe(a.why) + "\"");
+                    " why=\"" + log_quoted(a.why) + "\"");
     };
     lookups_ = Lookups::create(runtime_->resolver, std::move(on_error));
 }
@@ -261,11 +261,11 @@ void Session::log_decision(const RecipientAnswer &answer, const std::string &rec
             line += " exempt=yes";
         if (answer.dry_run)
             line += " dry-run=yes";
-        line += " text=\"" + log_safe(answer.reply.text(), 600) + "\"";
+        line += " text=\"" + log_quoted(answer.reply.text(), 600) + "\"";
     } else {
         line += " stage=rcpt action=continue";
         if (!evaluation.skip_reason.empty())
-            line += " skipped=\"" + evaluation.skip_reason + "\"";
+            line += " skipped=\"" + log_quoted(evaluation.skip_reason) + "\"";
     }
     for (const auto *logged : evaluation.decision.logged)
         line += " log=" + logged->rule;

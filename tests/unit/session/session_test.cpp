@@ -1,11 +1,14 @@
 #include "session/report.hpp"
 #include "session/session.hpp"
+#include "core/log.hpp"
 #include "../scripted_resolver.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 
 using namespace portcullis;
 using portcullis::testing::ScriptedResolver;
@@ -338,4 +341,77 @@ TEST_CASE("the internal-error reply comes from the reply book") {
     CHECK(reply.status == "4.3.2");
     CHECK(reply.text().find("Filter down, see https://mx.example/internal-error") !=
           std::string::npos);
+}
+
+namespace {
+
+// The key=value fields of a log line, where a value is a word or a "..."
+// string in which \" and \\ stand for " and \; nullopt when a part of the
+// line is neither.
+std::optional<std::map<std::string, std::string>> fields_of(std::string_view line) {
+    std::map<std::string, std::string> fields;
+    std::size_t at = 0;
+    while (at < line.size()) {
+        if (line[at] == ' ') {
+            ++at;
+            continue;
+        }
+        const auto equals = line.find('=', at);
+        const auto space = line.find(' ', at);
+        if (equals == std::string_view::npos || (space != std::string_view::npos && space < equals))
+            return std::nullopt;
+        const std::string key(line.substr(at, equals - at));
+        at = equals + 1;
+        std::string value;
+        if (at < line.size() && line[at] == '"') {
+            ++at;
+            for (;; ++at) {
+                if (at >= line.size())
+                    return std::nullopt; // unterminated
+                if (line[at] == '\\' && at + 1 < line.size()) {
+                    value += line[++at];
+                    continue;
+                }
+                if (line[at] == '"')
+                    break;
+                value += line[at];
+            }
+            ++at;
+            if (at < line.size() && line[at] != ' ')
+                return std::nullopt; // text right after the closing quote
+        } else {
+            const auto end = line.find(' ', at);
+            value = std::string(line.substr(at, end == std::string_view::npos ? end : end - at));
+            at = end == std::string_view::npos ? line.size() : end;
+        }
+        fields[key] = value;
+    }
+    return fields;
+}
+
+} // namespace
+
+TEST_CASE("defect: a quote inside a key=\"...\" log field ends the field early") {
+    std::vector<std::string> lines;
+    LogSettings capture;
+    capture.to_syslog = false;
+    capture.sink = [&](int, std::string_view line) { lines.emplace_back(line); };
+    configure_logging(capture);
+    const auto answer =
+        run(runtime_with({}), {"192.0.2.10", "bad\"name\\x.good.example", "a@good.example"},
+            "u@dest.example");
+    configure_logging(LogSettings{});
+    CHECK(answer.rule == "helo-syntax");
+    const std::string *decision = nullptr;
+    for (const auto &line : lines)
+        if (line.find(" rcpt=") != std::string::npos)
+            decision = &line;
+    REQUIRE(decision);
+    CAPTURE(*decision);
+    const auto fields = fields_of(*decision);
+    REQUIRE(fields);
+    CHECK(fields->at("rule") == "helo-syntax");
+    CHECK(fields->at("code") == "550 5.5.2");
+    CHECK(fields->at("text").starts_with(
+        "HELO/EHLO argument \"bad\"name\\x.good.example\" is not a valid host name"));
 }
