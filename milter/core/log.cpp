@@ -1,6 +1,7 @@
 #include "log.hpp"
 
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <deque>
@@ -81,7 +82,14 @@ void Queue::start(std::size_t lines) {
     std::lock_guard lock(mutex);
     capacity = lines;
     stopping = false;
+    // The writer takes no signal: the daemon waits for its signals in
+    // sigwait(), and one delivered to this thread would end the process.
+    sigset_t all;
+    sigset_t previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
     writer = std::thread([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 void Queue::stop() {
