@@ -62,6 +62,9 @@ TEST_CASE("defect: a stalled syslog stalls every DNS answer") {
             dropped += std::stoul(line.substr(line.find(": ") + 2));
     }
     CAPTURE(written.back());
-    CHECK(delivered <= 16);
+    // The writer takes the whole queue as one batch: the batch that held
+    // "first" may hold up to 15 more lines, and the queue refills to 16
+    // behind it while the sink stalls. Nothing beyond that is kept.
+    CHECK(delivered <= 2 * 16 - 1);
     CHECK(delivered + dropped == 1000); // every line is written or counted
 }
