@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/eventfd.h>
@@ -55,6 +56,12 @@ DnsAnswer failure(DnsAnswer::Status status, std::string why) {
     answer.status = status;
     answer.why = std::move(why);
     return answer;
+}
+
+DnsAnswer malformed(DnsType type, int length) {
+    return failure(DnsAnswer::Status::servfail, "malformed " + std::string(to_string(type)) +
+                                                    " record (RDATA of " + std::to_string(length) +
+                                                    " bytes)");
 }
 
 std::string rcode_name(int rcode) {
@@ -164,13 +171,16 @@ DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
     } else {
         answer.status = DnsAnswer::Status::ok;
         for (std::size_t i = 0; result->data[i] != nullptr; ++i) {
-            if (result->len[i] < 0)
-                continue;
-            std::span<const std::uint8_t> rdata(
-                reinterpret_cast<const std::uint8_t *>(result->data[i]),
-                static_cast<std::size_t>(result->len[i]));
-            if (auto text = dns_wire::parse_rdata(type, rdata))
-                answer.records.push_back(std::move(*text));
+            const int length = result->len != nullptr ? result->len[i] : -1;
+            const auto *bytes = reinterpret_cast<const std::uint8_t *>(result->data[i]);
+            auto text =
+                length < 0 ? std::nullopt
+                           : dns_wire::parse_rdata(type, {bytes, static_cast<std::size_t>(length)});
+            // Never skipped: that could leave an empty answer, which SPF
+            // counts as a void lookup and a DNSBL as "not listed".
+            if (!text)
+                return malformed(type, length);
+            answer.records.push_back(std::move(*text));
         }
     }
     return answer;
