@@ -415,10 +415,12 @@ void configure(ub_ctx *ctx, const Config::Resolver &settings) {
     set_option(ctx, "msg-cache-size:", std::to_string(settings.msg_cache_size));
     set_option(ctx, "rrset-cache-size:", std::to_string(settings.rrset_cache_size));
     set_option(ctx, "outgoing-range:", std::to_string(settings.outgoing_range));
-    // Work libunbound would do after our deadline is wasted: bound its
-    // retries and backoff. Options this libunbound lacks are skipped.
-    const auto max_rtt = std::clamp<std::int64_t>(settings.timeout.count(), 1000, 120'000);
-    ub_ctx_set_option(ctx, "infra-cache-max-rtt:", std::to_string(max_rtt).c_str());
+    // Work libunbound would do after our deadline is wasted: bound the
+    // packets one query may send (expire() bounds our wait). Options this
+    // libunbound lacks are skipped. Not infra-cache-max-rtt: set below
+    // libunbound's probe threshold (12 s), it makes a server that timed
+    // out a few times unusable, not probed again until infra-host-ttl
+    // (15 min) ends, and every query fails at once meanwhile.
     ub_ctx_set_option(ctx, "outbound-msg-retry:", "3");
     ub_ctx_set_option(ctx, "max-sent-count:", "32");
     ub_ctx_set_option(ctx, "val-max-restart:", "3");
