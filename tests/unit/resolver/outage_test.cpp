@@ -1,9 +1,13 @@
 // A forwarder that stops answering for a few seconds and comes back:
 // lookups through UnboundResolver must succeed again within seconds of
-// its return, as sessions keep arriving all along. The forwarder is a
-// loopback server the test silences and restores.
+// its return, as sessions keep arriving all along; and the watchdog
+// (resolver.renew-after) that starts libunbound afresh when every lookup
+// keeps failing. The forwarder is a loopback server the test silences
+// and restores.
 #include "resolver/unbound_resolver.hpp"
 #include "../loopback_dns_server.hpp"
+
+#include "core/log.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,7 +20,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 using namespace portcullis;
 using namespace std::chrono_literals;
@@ -111,4 +118,130 @@ TEST_CASE("defect: a 10-second DNS outage tempfails every session for minutes") 
             << (recovered ? std::to_string(*recovered) + " s" : "not within 15 s"));
     REQUIRE(recovered.has_value());
     CHECK(*recovered < 3.0);
+}
+
+namespace {
+
+// The log lines of one test, from any thread.
+class CapturedLog {
+  public:
+    CapturedLog() {
+        LogSettings capture;
+        capture.to_syslog = false;
+        capture.sink = [this](int, std::string_view line) {
+            std::lock_guard lock(mutex_);
+            lines_.emplace_back(line);
+            times_.push_back(Clock::now());
+        };
+        configure_logging(capture);
+    }
+    ~CapturedLog() { configure_logging(LogSettings{}); }
+    std::vector<std::string> containing(const std::string &part) {
+        std::lock_guard lock(mutex_);
+        std::vector<std::string> found;
+        for (const auto &line : lines_)
+            if (line.find(part) != std::string::npos)
+                found.push_back(line);
+        return found;
+    }
+    std::optional<Clock::time_point> first_time(const std::string &part) {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = 0; i < lines_.size(); ++i)
+            if (lines_[i].find(part) != std::string::npos)
+                return times_[i];
+        return std::nullopt;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<std::string> lines_;
+    std::vector<Clock::time_point> times_;
+};
+
+} // namespace
+
+// infra-cache-max-rtt below libunbound's probe threshold, as the
+// administrator's unbound.conf may still set it, brings back the failure
+// mode the defect test shows: the watchdog must end it.
+TEST_CASE("the watchdog renews the context when every lookup fails, and logs it once") {
+    Outage outage("    infra-cache-max-rtt: 1000\n");
+    auto settings = outage.settings(1s);
+
+    SUBCASE("without it the forced failure mode lasts") {
+        UnboundResolver resolver(settings);
+        REQUIRE(outage.lookup(resolver).status == DnsAnswer::Status::ok);
+        outage.server.set_silent(true);
+        outage.keep_asking(resolver, 3s);
+        outage.server.set_silent(false);
+        CHECK_FALSE(outage.seconds_to_recover(resolver, 6s).has_value());
+    }
+    SUBCASE("with it lookups succeed again soon after the forwarder's return") {
+        settings.renew_after = 2s;
+        CapturedLog log;
+        UnboundResolver resolver(settings);
+        REQUIRE(outage.lookup(resolver).status == DnsAnswer::Status::ok);
+        outage.server.set_silent(true);
+        outage.keep_asking(resolver, 5s);
+        outage.server.set_silent(false);
+        const auto recovered = outage.seconds_to_recover(resolver, 6s);
+        MESSAGE("recovered after the forwarder's return: "
+                << (recovered ? std::to_string(*recovered) + " s" : "not within 6 s"));
+        REQUIRE(recovered.has_value());
+        CHECK(*recovered < 3.5);
+
+        const auto renewing = log.containing("starting libunbound afresh");
+        REQUIRE(renewing.size() == 1);
+        CHECK(renewing.front().find("every DNS lookup failed for ") != std::string::npos);
+        const auto answered = log.containing("DNS lookups are answered again");
+        REQUIRE(answered.size() == 1);
+        CHECK(answered.front().find("the libunbound context was renewed ") != std::string::npos);
+    }
+}
+
+TEST_CASE("lookups in flight when the context is renewed complete once, in the new one") {
+    Outage outage;
+    auto settings = outage.settings(2s);
+    settings.renew_after = 1s;
+    CapturedLog log;
+    UnboundResolver resolver(settings);
+    outage.server.set_silent(true);
+
+    // a fails at 2 s, b at 3.3 s: the second failure, more than a second
+    // after the first, renews the context with c in flight (asked at
+    // 2.5 s, due at 4.5 s). The server answers again from 3.5 s on; the
+    // old context is gone by then, so only the new one can ask for c.
+    const auto start = Clock::now();
+    std::mutex mutex;
+    std::vector<std::pair<std::string, DnsAnswer>> answers;
+    Clock::time_point c_answered;
+    auto ask = [&](const std::string &name) {
+        resolver.resolve(name + ".relay.test", DnsType::A, [&, name](DnsAnswer answer) {
+            std::lock_guard lock(mutex);
+            answers.emplace_back(name, std::move(answer));
+            if (name == "c")
+                c_answered = Clock::now();
+        });
+    };
+    ask("a");
+    std::this_thread::sleep_until(start + 1300ms);
+    ask("b");
+    std::this_thread::sleep_until(start + 2500ms);
+    ask("c");
+    std::this_thread::sleep_until(start + 3500ms);
+    outage.server.set_silent(false);
+    std::this_thread::sleep_until(start + 5500ms);
+
+    std::lock_guard lock(mutex);
+    REQUIRE(answers.size() == 3);
+    CHECK(answers[0].first == "a");
+    CHECK(answers[0].second.status == DnsAnswer::Status::timeout);
+    CHECK(answers[1].first == "b");
+    CHECK(answers[1].second.status == DnsAnswer::Status::timeout);
+    CHECK(answers[2].first == "c");
+    CHECK(answers[2].second.status == DnsAnswer::Status::ok);
+    CHECK(answers[2].second.records == std::vector<std::string>{"192.0.2.1"});
+    const auto renewed = log.first_time("starting libunbound afresh");
+    REQUIRE(renewed.has_value());
+    CHECK(*renewed > start + 2500ms); // c was in flight
+    CHECK(*renewed < c_answered);
 }
