@@ -154,6 +154,14 @@ constexpr BoundOption general_options[] = {
      [](const OptionValue &in, Config &config) { config.resolver.unbound_config = in.path(); }},
     {{"resolver.timeout", OptionType::duration, "5s", "how long one lookup may take"},
      [](const OptionValue &in, Config &config) { config.resolver.timeout = in.duration(); }},
+    {{"resolver.renew-after", OptionType::duration, "30s",
+      "when every lookup has failed this long, start libunbound afresh (0: never)"},
+     [](const OptionValue &in, Config &config) {
+         config.resolver.renew_after = in.duration();
+         const auto renew_after = config.resolver.renew_after;
+         if (renew_after.count() != 0 && renew_after < std::chrono::seconds(1))
+             in.fail(in.written(), "must be 0 (never) or at least 1s");
+     }},
     {{"resolver.stage-budget", OptionType::duration, "12s",
       "how long the recipient stage waits for outstanding lookups"},
      [](const OptionValue &in, Config &config) {

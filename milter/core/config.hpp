@@ -74,6 +74,7 @@ struct Config {
         std::string trust_anchor;
         std::string unbound_config;
         std::chrono::milliseconds timeout{};
+        std::chrono::milliseconds renew_after{}; // zero: never
         std::chrono::milliseconds stage_budget{};
         std::uint64_t msg_cache_size = 0;
         std::uint64_t rrset_cache_size = 0;

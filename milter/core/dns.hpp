@@ -21,7 +21,7 @@ struct DnsAnswer {
         ok,       // records present (may still be empty after filtering)
         nxdomain, // the name does not exist
         nodata,   // the name exists, no records of this type
-        servfail, // server failure or refusal: a DNS error
+        servfail, // server failure, refusal, malformed RDATA: a DNS error
         timeout,  // no answer within the per-lookup timeout: a DNS error
         bogus,    // DNSSEC validation failed: a DNS error, never a negative
     };

@@ -68,14 +68,13 @@ std::optional<std::string> parse_txt(std::span<const std::uint8_t> data) {
     if (data.empty())
         return std::nullopt;
     std::string text;
+    text.reserve(data.size());
     std::size_t pos = 0;
     while (pos < data.size()) {
         const std::size_t length = data[pos++];
         if (data.size() - pos < length)
             return std::nullopt;
-        const std::size_t room = max_txt_text - text.size();
-        const std::size_t keep = length < room ? length : room;
-        text.append(reinterpret_cast<const char *>(data.data() + pos), keep);
+        text.append(reinterpret_cast<const char *>(data.data() + pos), length);
         pos += length;
     }
     return text;

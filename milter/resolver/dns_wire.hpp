@@ -2,7 +2,8 @@
 // out in ub_result->data[i] (uncompressed, without the RDLENGTH), into
 // the text DnsAnswer::records holds. The bytes come from the network:
 // every function reads only inside the given span, and returns nullopt
-// for anything malformed (a caller skips that record).
+// for anything malformed (the caller makes the whole answer a DNS error:
+// a record it cannot read is never dropped, nor read in part).
 #pragma once
 
 #include "core/dns.hpp"
@@ -15,9 +16,6 @@
 
 namespace portcullis::dns_wire {
 
-// The longest TXT text kept from one record; longer text is cut here.
-inline constexpr std::size_t max_txt_text = 4096;
-
 // A whole RDATA that is exactly one uncompressed domain name. Text is
 // lower-case without the trailing dot, the root is ".", and bytes that
 // would be ambiguous in text ('.', '\\', non-printable) are written as
@@ -27,7 +25,9 @@ std::optional<std::string> parse_name(std::span<const std::uint8_t> rdata);
 
 // A: dotted quad; AAAA: RFC 5952 text; PTR/CNAME: a name as above; MX:
 // "PREFERENCE NAME"; TXT: the character-strings concatenated, raw bytes
-// (control characters included), at most max_txt_text bytes.
+// (control characters included), all of them: the text is shorter than
+// the RDATA, which the DNS bounds at 65535 bytes. No cap of its own:
+// text cut short would be evaluated as another record (SPF, DKIM keys).
 std::optional<std::string> parse_rdata(DnsType type, std::span<const std::uint8_t> rdata);
 
 } // namespace portcullis::dns_wire

@@ -8,6 +8,15 @@
 // NOERROR, no data, canonname = the target), so such an answer is chased
 // here, under the same key and deadline. From real recursion the chase
 // only repeats a cached NODATA.
+//
+// The watchdog (resolver.renew-after): libunbound can go on failing
+// every query after the servers are back (a forwarder it marked as down,
+// a worker that died). When every lookup has failed for that long, the
+// event thread builds a new context from the same settings, moves the
+// lookups in flight to it under their keys and deadlines, and deletes
+// the old one unread, so no answer of the old context can reach a key.
+// Only the event thread replaces `ctx`, under the lock, so other threads
+// use it under the lock and the event thread without it.
 #include "unbound_resolver.hpp"
 
 #include "core/address.hpp"
@@ -21,6 +30,7 @@
 #include <fcntl.h>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/eventfd.h>
@@ -55,6 +65,12 @@ DnsAnswer failure(DnsAnswer::Status status, std::string why) {
     answer.status = status;
     answer.why = std::move(why);
     return answer;
+}
+
+DnsAnswer malformed(DnsType type, int length) {
+    return failure(DnsAnswer::Status::servfail, "malformed " + std::string(to_string(type)) +
+                                                    " record (RDATA of " + std::to_string(length) +
+                                                    " bytes)");
 }
 
 std::string rcode_name(int rcode) {
@@ -133,6 +149,26 @@ void run_callback(const Resolver::Callback &done, DnsAnswer answer) {
     }
 }
 
+struct ContextDeleter {
+    void operator()(ub_ctx *ctx) const { ub_ctx_delete(ctx); }
+};
+using Context = std::unique_ptr<ub_ctx, ContextDeleter>;
+
+// A configured context with its worker started; throws std::runtime_error.
+Context make_context(const Config::Resolver &settings);
+
+// Whether libunbound got an answer from the DNS (an error rcode from the
+// servers or the forwarder, or no result, is a failure of the resolver,
+// not of the name asked). For the watchdog.
+bool reached_the_dns(int err, const ub_result *result) {
+    return err == 0 && result != nullptr &&
+           (result->rcode == 0 || result->rcode == 3 || result->bogus);
+}
+
+std::string seconds_text(Clock::duration length) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(length).count()) + "s";
+}
+
 } // namespace
 
 DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
@@ -164,13 +200,16 @@ DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
     } else {
         answer.status = DnsAnswer::Status::ok;
         for (std::size_t i = 0; result->data[i] != nullptr; ++i) {
-            if (result->len[i] < 0)
-                continue;
-            std::span<const std::uint8_t> rdata(
-                reinterpret_cast<const std::uint8_t *>(result->data[i]),
-                static_cast<std::size_t>(result->len[i]));
-            if (auto text = dns_wire::parse_rdata(type, rdata))
-                answer.records.push_back(std::move(*text));
+            const int length = result->len != nullptr ? result->len[i] : -1;
+            const auto *bytes = reinterpret_cast<const std::uint8_t *>(result->data[i]);
+            auto text =
+                length < 0 ? std::nullopt
+                           : dns_wire::parse_rdata(type, {bytes, static_cast<std::size_t>(length)});
+            // Never skipped: that could leave an empty answer, which SPF
+            // counts as a void lookup and a DNSBL as "not listed".
+            if (!text)
+                return malformed(type, length);
+            answer.records.push_back(std::move(*text));
         }
     }
     return answer;
@@ -188,12 +227,22 @@ struct UnboundResolver::State {
         bool secure = true; // every hop so far was secure
     };
 
-    struct ContextDeleter {
-        void operator()(ub_ctx *ctx) const { ub_ctx_delete(ctx); }
-    };
-    std::unique_ptr<ub_ctx, ContextDeleter> ctx;
+    Config::Resolver settings;
+    Context ctx; // replaced only by the event thread, under the lock
     int wake_fd = -1;
     std::chrono::milliseconds timeout{};
+
+    // The watchdog's, on the event thread only: the current run of
+    // lookups that all failed.
+    struct Failing {
+        Clock::time_point since;      // the first failure of the run
+        Clock::time_point renewed_at; // `since`, or the last renewal
+        unsigned long lookups = 0;
+        unsigned renewals = 0;
+        std::string last_why;
+    };
+    std::optional<Failing> failing;
+    bool renewal_due = false;
 
     std::mutex mutex; // guards what follows
     std::map<std::uintptr_t, Lookup> lookups;
@@ -219,6 +268,8 @@ struct UnboundResolver::State {
     bool chase(std::uintptr_t key, Lookup &lookup, const Delivery &delivery);
     void expire();
     void shut_down();
+    void note_outcome(bool reached, const std::string &why);
+    bool renew();
 };
 
 void UnboundResolver::State::start(std::string name, DnsType type, Callback done) {
@@ -301,6 +352,8 @@ void UnboundResolver::State::run() {
             process_answers(delivered);
         }
         expire();
+        if (renewal_due && renew())
+            unbound_alive = true;
     }
     shut_down();
 }
@@ -321,6 +374,9 @@ void UnboundResolver::State::process_answers(std::vector<Delivery> &delivered) {
     }
     delivered.clear();
     for (auto &[lookup, delivery] : matched) {
+        note_outcome(reached_the_dns(delivery.err, delivery.result),
+                     delivery.result == nullptr ? ub_strerror(delivery.err)
+                                                : rcode_name(delivery.result->rcode));
         if (chase(delivery.key, lookup, delivery)) {
             ub_resolve_free(delivery.result);
             continue;
@@ -375,8 +431,72 @@ void UnboundResolver::State::expire() {
     const auto why = "no answer within " + std::to_string(timeout.count()) + "ms";
     for (auto &lookup : expired) {
         ub_cancel(ctx.get(), lookup.async_id);
+        note_outcome(false, why);
         run_callback(lookup.done, failure(DnsAnswer::Status::timeout, why));
     }
+}
+
+void UnboundResolver::State::note_outcome(bool reached, const std::string &why) {
+    const auto now = Clock::now();
+    if (reached) {
+        if (failing && failing->renewals > 0)
+            log_notice("DNS lookups are answered again, " + seconds_text(now - failing->since) +
+                       " after they began to fail; the libunbound context was renewed " +
+                       std::to_string(failing->renewals) + " time(s)");
+        failing.reset();
+        return;
+    }
+    if (!failing)
+        failing = Failing{now, now, 0, 0, {}};
+    ++failing->lookups;
+    failing->last_why = why;
+    if (settings.renew_after.count() > 0 && now - failing->renewed_at >= settings.renew_after)
+        renewal_due = true;
+}
+
+// False when no new context could be built; the old one stays, and the
+// next try comes after another renew_after of failures.
+bool UnboundResolver::State::renew() {
+    renewal_due = false;
+    const auto now = Clock::now();
+    if (failing->renewals == 0)
+        log_warning("every DNS lookup failed for " + seconds_text(now - failing->since) + " (" +
+                    std::to_string(failing->lookups) +
+                    " lookups, the last: " + log_safe(failing->last_why) +
+                    "); starting libunbound afresh, as a reload would");
+    failing->renewed_at = now;
+    Context fresh;
+    try {
+        fresh = make_context(settings);
+    } catch (const std::exception &error) {
+        log_error(std::string("cannot renew the libunbound context: ") + error.what());
+        return false;
+    }
+    ++failing->renewals;
+    Context old;
+    std::vector<Lookup> failed;
+    {
+        std::lock_guard lock(mutex);
+        for (auto entry = lookups.begin(); entry != lookups.end();) {
+            auto &lookup = entry->second;
+            const int err = ub_resolve_async(
+                fresh.get(), lookup.query.c_str(), static_cast<int>(lookup.type), class_in,
+                reinterpret_cast<void *>(entry->first), on_unbound_result, &lookup.async_id);
+            if (err == 0) {
+                ++entry;
+                continue;
+            }
+            failed.push_back(std::move(lookup));
+            entry = lookups.erase(entry);
+        }
+        old = std::move(ctx);
+        ctx = std::move(fresh);
+    }
+    old.reset(); // joins its worker; what it still held is never read
+    for (auto &lookup : failed)
+        run_callback(lookup.done,
+                     failure(DnsAnswer::Status::servfail, "libunbound: cannot restart the lookup"));
+    return true;
 }
 
 void UnboundResolver::State::shut_down() {
@@ -405,10 +525,12 @@ void configure(ub_ctx *ctx, const Config::Resolver &settings) {
     set_option(ctx, "msg-cache-size:", std::to_string(settings.msg_cache_size));
     set_option(ctx, "rrset-cache-size:", std::to_string(settings.rrset_cache_size));
     set_option(ctx, "outgoing-range:", std::to_string(settings.outgoing_range));
-    // Work libunbound would do after our deadline is wasted: bound its
-    // retries and backoff. Options this libunbound lacks are skipped.
-    const auto max_rtt = std::clamp<std::int64_t>(settings.timeout.count(), 1000, 120'000);
-    ub_ctx_set_option(ctx, "infra-cache-max-rtt:", std::to_string(max_rtt).c_str());
+    // Work libunbound would do after our deadline is wasted: bound the
+    // packets one query may send (expire() bounds our wait). Options this
+    // libunbound lacks are skipped. Not infra-cache-max-rtt: set below
+    // libunbound's probe threshold (12 s), it makes a server that timed
+    // out a few times unusable, not probed again until infra-host-ttl
+    // (15 min) ends, and every query fails at once meanwhile.
     ub_ctx_set_option(ctx, "outbound-msg-retry:", "3");
     ub_ctx_set_option(ctx, "max-sent-count:", "32");
     ub_ctx_set_option(ctx, "val-max-restart:", "3");
@@ -439,32 +561,37 @@ void configure(ub_ctx *ctx, const Config::Resolver &settings) {
     }
 }
 
+Context make_context(const Config::Resolver &settings) {
+    Context ctx(ub_ctx_create());
+    if (!ctx)
+        throw std::runtime_error("libunbound: cannot create a context");
+    configure(ctx.get(), settings);
+
+    // The first query makes libunbound read its configuration and anchors
+    // and start its worker: errors show here, not at the first real lookup.
+    int probe = 0;
+    const int err =
+        ub_resolve_async(ctx.get(), "localhost.", 1, class_in, nullptr, on_unbound_result, &probe);
+    if (err != 0)
+        throw std::runtime_error(std::string("libunbound cannot start (check the trust anchor "
+                                             "and unbound config files): ") +
+                                 ub_strerror(err));
+    ub_cancel(ctx.get(), probe);
+    return ctx;
+}
+
 } // namespace
 
 UnboundResolver::UnboundResolver(const Config::Resolver &settings)
     : state_(std::make_shared<State>()) {
     if (settings.timeout <= std::chrono::milliseconds::zero())
         throw std::runtime_error("resolver timeout must be positive");
+    state_->settings = settings;
     state_->timeout = settings.timeout;
     state_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (state_->wake_fd < 0)
         throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-    state_->ctx.reset(ub_ctx_create());
-    if (!state_->ctx)
-        throw std::runtime_error("libunbound: cannot create a context");
-    configure(state_->ctx.get(), settings);
-
-    // The first query makes libunbound read its configuration and anchors
-    // and start its worker: errors show here, not at the first real lookup.
-    int probe = 0;
-    const int err = ub_resolve_async(state_->ctx.get(), "localhost.", 1, class_in, nullptr,
-                                     on_unbound_result, &probe);
-    if (err != 0)
-        throw std::runtime_error(std::string("libunbound cannot start (check the trust anchor "
-                                             "and unbound config files): ") +
-                                 ub_strerror(err));
-    ub_cancel(state_->ctx.get(), probe);
-
+    state_->ctx = make_context(settings);
     event_thread_ = std::thread([state = state_] { state->run(); });
 }
 

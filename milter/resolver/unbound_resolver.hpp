@@ -8,6 +8,9 @@
 // A name that cannot exist in the DNS (empty label, over 63/253 bytes,
 // NUL, backslash) is answered nxdomain at once. CNAMEs are followed,
 // also those libunbound leaves unfollowed in local data (up to 8).
+// When every lookup has failed for settings.renew_after (not zero), the
+// libunbound context is replaced by a fresh one (logged once per run of
+// failures); lookups in flight move to it and still complete once.
 // Destruction completes pending lookups with servfail "resolver shut
 // down"; it must not race with resolve() calls from other threads.
 // Its settings are the resolver.* options (Config::Resolver, whose

@@ -43,6 +43,7 @@ TEST_CASE("defaults load without a file and match the issue's policy") {
     CHECK(config.action_for("helo-unresolvable").kind == ActionKind::log);
     CHECK(config.dns_error_action.kind == ActionKind::tempfail);
     CHECK(config.resolver.stage_budget < std::chrono::seconds(25));
+    CHECK(config.resolver.renew_after == std::chrono::seconds(30));
     CHECK(config.action_for("spf-fail").kind == ActionKind::reject);
     CHECK(config.action_for("spf-softfail").kind == ActionKind::log);
     CHECK(config.action_for("spf-temperror").kind == ActionKind::tempfail);
@@ -157,6 +158,8 @@ TEST_CASE("configuration errors name the file, the line and the option") {
         {"bad duration", "[resolver]\ntimeout = soon\n", 2, "resolver.timeout", "duration"},
         {"budget over the MTA timeout", "[resolver]\nstage-budget = 40s\n", 2,
          "resolver.stage-budget", "25s"},
+        {"renewal every few lookups", "[resolver]\nrenew-after = 200ms\n", 2,
+         "resolver.renew-after", "at least 1s"},
         {"bad forwarder", "[resolver]\nforward = 127.0.0.1@99999\n", 2, "resolver.forward",
          "IP@PORT"},
         {"line without =", "mode dry-run\n", 1, "", "expected 'option = value'"},
