@@ -466,7 +466,7 @@ run_protocol_cases() {
 case_privileges_dropped() {
     local conf=$WORK/privileges.conf uid
     write_milter_config "$conf" "$MILTER_SOCKET"
-    { printf '%s\n' 'user = nobody' 'group = nogroup'; cat "$conf"; } >"$conf.new" &&
+    { printf '%s\n' 'user = nobody' 'group = nogroup'; sed '/^user = /d' "$conf"; } >"$conf.new" &&
         mv "$conf.new" "$conf"
     use_milter "$conf" || return 1
     uid=$(id -u nobody)
@@ -560,4 +560,5 @@ run_all_cases() {
     run_protocol_cases
     run_case privileges-dropped case_privileges_dropped
     run_case sigterm-exits case_sigterm_exits
+    run_daemon_cases
 }

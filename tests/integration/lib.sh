@@ -402,6 +402,8 @@ EOF
 }
 
 # write_milter_config FILE SOCKET [MODE [DNS_PORT [UNBOUND_CONFIG]]]
+# The milter keeps root (user = root): its files live under $WORK, and a
+# reload reads them again. The privileges cases set a user of their own.
 write_milter_config() {
     local file=$1 socket=$2 mode=${3:-enforce} port=${4:-$DNS_PORT}
     local unbound_config=${5:-$WORK/unbound.conf}
@@ -410,6 +412,7 @@ write_milter_config() {
 socket = unix:$socket
 mode = $mode
 pid-file = $file.pid
+user = root
 trusted-networks = 127.0.0.0/8 ::1/128 192.0.2.99/32
 exempt-recipients = postmaster@* abuse@*
 own-hostnames = mx.dest.test
@@ -593,6 +596,7 @@ setup_environment() {
 
 cleanup() {
     stop_milter
+    daemon_stop_all
     stop_postfix
     stop_blackhole
     stop_suite_relay

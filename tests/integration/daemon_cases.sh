@@ -1,0 +1,105 @@
+# shellcheck shell=bash
+# The daemon's own cases: signals, shutdown, the PID file, a second
+# instance, privileges and file descriptors. Sourced by run.sh after
+# lib.sh; run_daemon_cases runs them. Each case starts milters of its own
+# (daemon_start) on sockets of its own under $WORK/milter, talks to them
+# with daemon_probe.py (milter protocol, no Postfix), and every milter it
+# started is stopped when it ends, passed or failed.
+
+DAEMON_PIDS=""
+DAEMON_PID=""
+DAEMON_LOG=""
+DAEMON_STATUS=""
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# daemon_config NAME [LINE...]: writes $WORK/daemon-NAME.conf, the harness
+# configuration on socket $WORK/milter/NAME.sock (PID file: the
+# configuration's name + .pid) with each "option = value" LINE replacing
+# the harness's line for that option; prints its path.
+daemon_config() {
+    local name=$1 conf=$WORK/daemon-$1.conf line
+    shift
+    write_milter_config "$conf" "$WORK/milter/$name.sock"
+    for line in "$@"; do
+        sed -i "/^${line%% =*} = /d" "$conf"
+    done
+    {
+        [ $# -gt 0 ] && printf '%s\n' "$@"
+        cat "$conf"
+    } >"$conf.new" && mv "$conf.new" "$conf"
+    echo "$conf"
+}
+
+# daemon_start NAME CONFIG [LAUNCHER...]: the milter in the foreground mode,
+# under LAUNCHER if given (prlimit ...: it execs the milter, keeping the
+# PID), logging to $WORK/daemon-NAME.log. Sets DAEMON_PID and DAEMON_LOG.
+daemon_start() {
+    local name=$1 config=$2
+    shift 2
+    DAEMON_LOG=$WORK/daemon-$name.log
+    "$@" "$MILTER_BIN" -f -c "$config" >"$DAEMON_LOG" 2>&1 &
+    DAEMON_PID=$!
+    DAEMON_PIDS="$DAEMON_PIDS $DAEMON_PID"
+}
+
+# daemon_wait_socket SOCKET: 0 once SOCKET exists and DAEMON_PID runs; 1 if
+# the process exited first or 5 s passed.
+daemon_wait_socket() {
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+        [ -S "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# daemon_wait_exit SECONDS: 0 once DAEMON_PID has exited (status in
+# DAEMON_STATUS), 1 if it still runs after SECONDS.
+daemon_wait_exit() {
+    local i
+    for i in $(seq 1 $(($1 * 50))); do
+        if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+            wait "$DAEMON_PID"
+            DAEMON_STATUS=$?
+            return 0
+        fi
+        sleep 0.02
+    done
+    return 1
+}
+
+daemon_stop_all() {
+    local pid
+    for pid in $DAEMON_PIDS; do stop_pid "$pid" 10; done
+    DAEMON_PIDS=""
+}
+
+probe() { "$PYTHON" "$HERE/daemon_probe.py" "$@"; }
+
+# serves SOCKET WHAT: one milter session up to RCPT must be answered.
+serves() {
+    local out
+    out=$(probe serves "unix:$1" 2>&1) && return 0
+    note "    $2: $out"
+    return 1
+}
+
+uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+DAEMON_CASE=""
+run_daemon_case() {
+    "$DAEMON_CASE"
+    local status=$?
+    daemon_stop_all
+    return $status
+}
+
+run_daemon_cases() {
+    local entry
+    for entry in; do
+        DAEMON_CASE=${entry#*:}
+        run_case "${entry%%:*}" run_daemon_case
+    done
+}
