@@ -88,6 +88,37 @@ serves() {
 
 uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
+# --- signals -----------------------------------------------------------
+
+# SIGHUP bursts: 4 within 0.3 s, 20 within 0.2 s, 50 back to back. After
+# each the milter still runs and serves, having reloaded at least once and
+# at most once per signal; only SIGTERM stops it.
+case_defect_sighup_burst() {
+    local conf socket=$WORK/milter/hup.sock burst reloads sent=0
+    conf=$(daemon_config hup)
+    daemon_start hup "$conf"
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    for burst in "4 0.3" "20 0.2" "50 0"; do
+        # shellcheck disable=SC2086 # COUNT SECONDS
+        probe hup "$DAEMON_PID" $burst
+        sent=$((sent + ${burst% *}))
+        sleep 1
+        if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+            note "    exited after a burst of SIGHUPs (count, seconds: $burst); log:"
+            note_file "$DAEMON_LOG"
+            return 1
+        fi
+        serves "$socket" "after a burst of SIGHUPs (count, seconds: $burst)" ||
+            { note_file "$DAEMON_LOG"; return 1; }
+    done
+    reloads=$(grep -c 'configuration reloaded' "$DAEMON_LOG")
+    if [ "$reloads" -lt 3 ] || [ "$reloads" -gt "$sent" ]; then
+        note "    $reloads reloads logged for $sent SIGHUPs in three bursts (wanted 3 to $sent)"
+        note_file "$DAEMON_LOG"
+        return 1
+    fi
+}
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -98,7 +129,8 @@ run_daemon_case() {
 
 run_daemon_cases() {
     local entry
-    for entry in; do
+    for entry in \
+        defect-sighup-burst:case_defect_sighup_burst; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done
