@@ -119,6 +119,96 @@ case_defect_sighup_burst() {
     fi
 }
 
+# SIGTERM with no session in flight: gone within 1 s, status 0. With a
+# session in flight: that session is served to its end (up to
+# shutdown-grace), no new one starts, and the milter leaves within 1 s
+# of the session's end; a session outlasting the grace period is cut.
+case_defect_sigterm_slow() {
+    local conf socket=$WORK/milter/term.sock start elapsed
+    conf=$(daemon_config term)
+    daemon_start term "$conf"
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    sleep 1
+    start=$(now_ms)
+    kill -TERM "$DAEMON_PID"
+    if ! daemon_wait_exit 10; then
+        note "    still running 10 s after SIGTERM"
+        return 1
+    fi
+    elapsed=$(($(now_ms) - start))
+    if [ "$elapsed" -ge 1000 ] || [ "$DAEMON_STATUS" -ne 0 ]; then
+        note "    no session in flight: exited after $elapsed ms with status $DAEMON_STATUS" \
+            "(wanted < 1000 ms, status 0)"
+        note_file "$DAEMON_LOG"
+        return 1
+    fi
+
+    # One session in flight, a grace period of 5 s.
+    local ready=$WORK/term-ready release=$WORK/term-release out=$WORK/term-held holder
+    rm -f "$ready" "$release" "$out"
+    conf=$(daemon_config term 'shutdown-grace = 5s')
+    daemon_start term-grace "$conf"
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    probe hold "unix:$socket" "$ready" "$release" "$out" &
+    holder=$!
+    for _ in $(seq 1 100); do [ -e "$ready" ] && break; sleep 0.05; done
+    kill -TERM "$DAEMON_PID"
+    sleep 0.5
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+        note "    left 0.5 s after SIGTERM with a session in flight (shutdown-grace = 5s)"
+        note_file "$DAEMON_LOG"
+        touch "$release"
+        wait "$holder"
+        return 1
+    fi
+    if probe serves "unix:$socket" >/dev/null 2>&1; then
+        note "    a new session was served after SIGTERM"
+        touch "$release"
+        wait "$holder"
+        return 1
+    fi
+    start=$(now_ms)
+    touch "$release"
+    wait "$holder"
+    if [ "$(cat "$out" 2>/dev/null)" != served ]; then
+        note "    the session in flight was not served to its end: $(cat "$out" 2>/dev/null)"
+        note_file "$DAEMON_LOG"
+        return 1
+    fi
+    daemon_wait_exit 10 || { note "    still running 10 s after its last session"; return 1; }
+    elapsed=$(($(now_ms) - start))
+    if [ "$elapsed" -ge 1000 ] || [ "$DAEMON_STATUS" -ne 0 ]; then
+        note "    exited $elapsed ms after its last session, status $DAEMON_STATUS" \
+            "(wanted < 1000 ms, status 0)"
+        note_file "$DAEMON_LOG"
+        return 1
+    fi
+
+    # A session that never ends, a grace period of 1 s.
+    rm -f "$ready" "$release" "$out"
+    conf=$(daemon_config term 'shutdown-grace = 1s')
+    daemon_start term-cut "$conf"
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    probe hold "unix:$socket" "$ready" "$release" "$out" &
+    holder=$!
+    for _ in $(seq 1 100); do [ -e "$ready" ] && break; sleep 0.05; done
+    start=$(now_ms)
+    kill -TERM "$DAEMON_PID"
+    daemon_wait_exit 10
+    elapsed=$(($(now_ms) - start))
+    touch "$release"
+    wait "$holder"
+    if [ "$elapsed" -lt 900 ] || [ "$elapsed" -ge 2000 ]; then
+        note "    with a session that never ends and shutdown-grace = 1s: exited after" \
+            "$elapsed ms (wanted 1000 to 2000 ms)"
+        note_file "$DAEMON_LOG"
+        return 1
+    fi
+    expect_log 'shutdown-grace.*1 session|1 session.*shutdown-grace' "$DAEMON_LOG"
+}
+
+# --- PID file and second instance ----------------------------------------
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -130,7 +220,8 @@ run_daemon_case() {
 run_daemon_cases() {
     local entry
     for entry in \
-        defect-sighup-burst:case_defect_sighup_burst; do
+        defect-sighup-burst:case_defect_sighup_burst \
+        defect-sigterm-slow:case_defect_sigterm_slow; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done
