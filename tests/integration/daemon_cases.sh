@@ -209,6 +209,50 @@ case_defect_sigterm_slow() {
 
 # --- PID file and second instance ----------------------------------------
 
+# The PID file a symbolic link to a root-owned file, user = nobody: the
+# file keeps its contents and its owner, and the milter refuses to start.
+# A PID file it does write is a plain file, not writable by its group
+# (the MTA's user may be a member) nor by others.
+case_defect_pid_file_symlink() {
+    local precious=$WORK/precious link=$WORK/milter/link.pid conf socket=$WORK/milter/pidlink.sock
+    printf 'precious\n' >"$precious"
+    chmod 0644 "$precious"
+    rm -f "$link"
+    ln -s "$precious" "$link"
+    conf=$(daemon_config pidlink 'user = nobody' 'group = nogroup' "pid-file = $link")
+    daemon_start pidlink "$conf"
+    daemon_wait_exit 5
+    if [ "$(cat "$precious")" != precious ] || [ "$(stat -c %U "$precious")" != root ]; then
+        note "    the symlink's target now holds '$(head -c 40 "$precious")'," \
+            "owner $(stat -c %U "$precious")"
+        return 1
+    fi
+    if kill -0 "$DAEMON_PID" 2>/dev/null; then
+        note "    started with a symbolic link as its PID file"
+        return 1
+    fi
+    expect_log 'PID file.*(symbolic link|not a plain file)' "$DAEMON_LOG" || return 1
+
+    local pidfile=$WORK/milter/plain.pid mode
+    conf=$(daemon_config pidplain 'user = nobody' 'group = nogroup' "pid-file = $pidfile")
+    rm -f "$pidfile"
+    daemon_start pidplain "$conf"
+    daemon_wait_socket "$WORK/milter/pidplain.sock" ||
+        { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    mode=$(stat -c %a "$pidfile")
+    if [ -L "$pidfile" ] || [ "$(cat "$pidfile")" != "$DAEMON_PID" ] || (((8#$mode & 8#022) != 0)); then
+        note "    PID file: $(stat -c '%F %a %U:%G' "$pidfile"), holds '$(cat "$pidfile")'," \
+            "milter $DAEMON_PID"
+        return 1
+    fi
+    socket=$WORK/milter/pidplain.sock
+    if [ "$(stat -c '%a %G' "$socket")" != "660 nogroup" ]; then
+        note "    socket: $(stat -c '%a %U:%G' "$socket") (wanted mode 660, group nogroup)"
+        return 1
+    fi
+    serves "$socket" "as nobody"
+}
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -221,7 +265,8 @@ run_daemon_cases() {
     local entry
     for entry in \
         defect-sighup-burst:case_defect_sighup_burst \
-        defect-sigterm-slow:case_defect_sigterm_slow; do
+        defect-sigterm-slow:case_defect_sigterm_slow \
+        defect-pid-file-symlink:case_defect_pid_file_symlink; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done
