@@ -253,6 +253,73 @@ case_defect_pid_file_symlink() {
     serves "$socket" "as nobody"
 }
 
+# A second start while the first runs refuses to start (PID file naming a
+# live milter, or a socket that answers) and leaves the first one's
+# socket and PID file alone; after a crash (stale files) it starts.
+case_defect_second_instance() {
+    local conf socket=$WORK/milter/twice.sock first pidfile
+    conf=$(daemon_config twice)
+    pidfile=$conf.pid
+    daemon_start twice-1 "$conf"
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    first=$DAEMON_PID
+    sleep 0.3
+
+    local variant second_conf
+    for variant in pid-file socket; do
+        second_conf=$conf
+        if [ "$variant" = socket ]; then
+            second_conf=$WORK/daemon-twice-nopid.conf
+            sed '/^pid-file = /d' "$conf" >"$second_conf"
+        fi
+        daemon_start "twice-$variant" "$second_conf"
+        if ! daemon_wait_exit 5; then
+            note "    second start ($variant check) still runs after 5 s"
+            return 1
+        fi
+        if [ "$DAEMON_STATUS" -eq 0 ]; then
+            note "    second start ($variant check) exited with status 0"
+            note_file "$DAEMON_LOG"
+            return 1
+        fi
+        expect_log 'already running|another .*answers' "$DAEMON_LOG" || return 1
+        if [ ! -S "$socket" ]; then
+            note "    second start ($variant check) removed the first one's socket"
+            return 1
+        fi
+        DAEMON_PID=$first
+        serves "$socket" "first milter after a second start ($variant check)" || return 1
+        if [ "$(cat "$pidfile" 2>/dev/null)" != "$first" ]; then
+            note "    PID file holds '$(cat "$pidfile" 2>/dev/null)', first milter is $first"
+            return 1
+        fi
+    done
+
+    # Detached (no -f): the refusal shows in the exit status too.
+    "$MILTER_BIN" -c "$conf" >"$WORK/daemon-twice-detached.log" 2>&1
+    if [ $? -eq 0 ]; then
+        note "    a detached second start exited with status 0"
+        return 1
+    fi
+
+    # After a crash: stale socket and PID file, the next start proceeds.
+    kill -KILL "$first"
+    DAEMON_PID=$first
+    daemon_wait_exit 5
+    [ -e "$pidfile" ] && [ -S "$socket" ] || { note "    no stale files after SIGKILL"; return 1; }
+    daemon_start twice-after-crash "$conf"
+    sleep 1
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+        note "    did not start over a stale PID file and socket:"
+        note_file "$DAEMON_LOG"
+        return 1
+    fi
+    serves "$socket" "after a crash" || return 1
+    [ "$(cat "$pidfile")" = "$DAEMON_PID" ] || { note "    PID file not rewritten"; return 1; }
+}
+
+# --- privileges ------------------------------------------------------------
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -266,7 +333,8 @@ run_daemon_cases() {
     for entry in \
         defect-sighup-burst:case_defect_sighup_burst \
         defect-sigterm-slow:case_defect_sigterm_slow \
-        defect-pid-file-symlink:case_defect_pid_file_symlink; do
+        defect-pid-file-symlink:case_defect_pid_file_symlink \
+        defect-second-instance:case_defect_second_instance; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done
