@@ -320,6 +320,54 @@ case_defect_second_instance() {
 
 # --- privileges ------------------------------------------------------------
 
+# Started as root with no user in the configuration: never runs as root
+# (it switches to the default user portcullis, or refuses to start when
+# that user is missing, saying so). 'user =' (empty) refuses; 'user = root'
+# keeps root, with a warning.
+case_defect_root_by_default() {
+    local conf socket=$WORK/milter/root.sock uid
+    conf=$(daemon_config root)
+    sed -i '/^user = /d' "$conf"
+    daemon_start root-default "$conf"
+    daemon_wait_socket "$socket"
+    sleep 0.3
+    if kill -0 "$DAEMON_PID" 2>/dev/null; then
+        uid=$(uid_of "$DAEMON_PID")
+        if [ "$uid" = 0 ]; then
+            note "    a configuration without 'user' runs as root"
+            return 1
+        fi
+        stop_pid "$DAEMON_PID" 10
+    else
+        wait "$DAEMON_PID"
+        if ! getent passwd portcullis >/dev/null; then
+            expect_log "user 'portcullis' does not exist.*user = root" "$DAEMON_LOG" || return 1
+        else
+            note "    did not start although user portcullis exists:"
+            note_file "$DAEMON_LOG"
+            return 1
+        fi
+    fi
+
+    conf=$(daemon_config root 'user =')
+    daemon_start root-empty "$conf"
+    if ! daemon_wait_exit 5; then
+        note "    'user =' (empty) started as root, uid $(uid_of "$DAEMON_PID")"
+        return 1
+    fi
+    [ "$DAEMON_STATUS" -ne 0 ] || { note "    'user =' as root: status 0"; return 1; }
+    expect_log 'refus.*root.*user = root' "$DAEMON_LOG" || return 1
+
+    conf=$(daemon_config root)
+    grep -q '^user = root$' "$conf" || { note "    the harness config lacks 'user = root'"; return 1; }
+    daemon_start root-kept "$conf"
+    daemon_wait_socket "$socket" || { note "    'user = root' did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    [ "$(uid_of "$DAEMON_PID")" = 0 ] || { note "    'user = root' did not keep root"; return 1; }
+    expect_log 'running as root' "$DAEMON_LOG"
+}
+
+# --- file descriptors --------------------------------------------------------
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -334,7 +382,8 @@ run_daemon_cases() {
         defect-sighup-burst:case_defect_sighup_burst \
         defect-sigterm-slow:case_defect_sigterm_slow \
         defect-pid-file-symlink:case_defect_pid_file_symlink \
-        defect-second-instance:case_defect_second_instance; do
+        defect-second-instance:case_defect_second_instance \
+        defect-root-by-default:case_defect_root_by_default; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done
