@@ -368,6 +368,21 @@ case_defect_root_by_default() {
 
 # --- file descriptors --------------------------------------------------------
 
+# Soft limit 256, hard 4096: the milter raises the soft limit to 4096 and
+# logs the figure.
+case_defect_nofile_limit() {
+    local conf socket=$WORK/milter/nofile.sock limits
+    conf=$(daemon_config nofile)
+    daemon_start nofile "$conf" prlimit --nofile=256:4096 --
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    limits=$(grep '^Max open files' "/proc/$DAEMON_PID/limits")
+    if ! [[ $limits =~ ^Max\ open\ files\ +4096\ +4096 ]]; then
+        note "    started with 256:4096, now: $limits"
+        return 1
+    fi
+    expect_log 'file descriptors.*4096' "$DAEMON_LOG"
+}
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -383,7 +398,8 @@ run_daemon_cases() {
         defect-sigterm-slow:case_defect_sigterm_slow \
         defect-pid-file-symlink:case_defect_pid_file_symlink \
         defect-second-instance:case_defect_second_instance \
-        defect-root-by-default:case_defect_root_by_default; do
+        defect-root-by-default:case_defect_root_by_default \
+        defect-nofile-limit:case_defect_nofile_limit; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done
