@@ -383,6 +383,33 @@ case_defect_nofile_limit() {
     expect_log 'file descriptors.*4096' "$DAEMON_LOG"
 }
 
+# Hard limit 64 and 120 connections held open: libmilter's listener meets
+# EMFILE. It must not spin (CPU of the whole milter under 20% over 2 s),
+# must close the connections it cannot serve, say so in the log, and
+# serve again once the connections are gone.
+case_defect_emfile_listener_spin() {
+    local conf socket=$WORK/milter/emfile.sock out=$WORK/transcripts/emfile-flood cpu closed
+    conf=$(daemon_config emfile)
+    daemon_start emfile "$conf" prlimit --nofile=64:64 --
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    sleep 0.5
+    probe flood "unix:$socket" "$DAEMON_PID" 120 2 >"$out" 2>&1
+    cpu=$(sed -n 's/.*cpu_percent=\([0-9]*\).*/\1/p' "$out")
+    closed=$(sed -n 's/.*closed_by_milter=\([0-9]*\).*/\1/p' "$out")
+    if [ -z "$cpu" ] || [ "$cpu" -ge 20 ]; then
+        note "    at EMFILE: $(cat "$out") (wanted cpu_percent < 20)"
+        return 1
+    fi
+    if [ "${closed:-0}" -eq 0 ]; then
+        note "    at EMFILE no connection was closed: $(cat "$out")"
+        return 1
+    fi
+    kill -0 "$DAEMON_PID" 2>/dev/null || { note "    gone at EMFILE:"; note_file "$DAEMON_LOG"; return 1; }
+    expect_log 'out of file descriptors' "$DAEMON_LOG" || return 1
+    sleep 0.5
+    serves "$socket" "after the flood"
+}
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -399,7 +426,8 @@ run_daemon_cases() {
         defect-pid-file-symlink:case_defect_pid_file_symlink \
         defect-second-instance:case_defect_second_instance \
         defect-root-by-default:case_defect_root_by_default \
-        defect-nofile-limit:case_defect_nofile_limit; do
+        defect-nofile-limit:case_defect_nofile_limit \
+        defect-emfile-listener-spin:case_defect_emfile_listener_spin; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done
