@@ -1,10 +1,12 @@
 #include "daemon.hpp"
 
 #include "core/log.hpp"
+#include "libmilter_hooks.hpp"
 #include "milter.hpp"
 #include "session/runtime.hpp"
 #include "unbound_runtime.hpp"
 
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <iostream>
+#include <mutex>
 #include <pthread.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -152,6 +155,64 @@ bool daemonize() {
     return true;
 }
 
+// Reloads in a thread of its own, so that the signal loop is always
+// waiting for the next signal: SIGHUPs that arrive during a reload make
+// one more reload after it, however many they are.
+class Reloader {
+  public:
+    explicit Reloader(const DaemonOptions &options) : options_(options) {}
+    Reloader(const Reloader &) = delete;
+    Reloader &operator=(const Reloader &) = delete;
+    ~Reloader() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+
+    void request() {
+        {
+            std::lock_guard lock(mutex_);
+            requested_ = true;
+        }
+        wake_.notify_one();
+    }
+
+  private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [this] { return requested_ || stopping_; });
+            if (stopping_)
+                return;
+            requested_ = false;
+            lock.unlock();
+            reload();
+            lock.lock();
+        }
+    }
+
+    void reload() {
+        log_notice("SIGHUP: reloading " + options_.config_file);
+        if (auto fresh = load_runtime(options_)) {
+            install_runtime(fresh);
+            log_notice("configuration reloaded" +
+                       std::string(fresh->config->dry_run ? " (dry-run)" : ""));
+        } else {
+            log_error("reload failed; keeping the running configuration");
+        }
+    }
+
+    const DaemonOptions &options_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool requested_ = false;
+    bool stopping_ = false;
+    std::thread thread_{[this] { run(); }}; // last: starts once the rest exists
+};
+
 } // namespace
 
 namespace {
@@ -245,24 +306,23 @@ int run_daemon(const DaemonOptions &options) {
         // If libmilter stops on its own, wake the signal loop.
         kill(getpid(), SIGTERM);
     });
+    if (!libmilter_signal_thread_parked(std::chrono::seconds(2)))
+        log_error("libmilter's signal thread is not held back: a SIGHUP may stop the milter");
 
-    for (;;) {
-        int signal = 0;
-        if (sigwait(&signals, &signal) != 0)
-            continue;
-        if (signal == SIGHUP) {
-            log_notice("SIGHUP: reloading " + options.config_file);
-            if (auto fresh = load_runtime(options)) {
-                install_runtime(fresh);
-                log_notice("configuration reloaded" +
-                           std::string(fresh->config->dry_run ? " (dry-run)" : ""));
-            } else {
-                log_error("reload failed; keeping the running configuration");
+    {
+        Reloader reloader(options);
+        for (;;) {
+            // sigwaitinfo(), not sigwait(): libmilter_hooks.cpp takes sigwait() over.
+            const int signal = sigwaitinfo(&signals, nullptr);
+            if (signal < 0)
+                continue;
+            if (signal == SIGHUP) {
+                reloader.request();
+                continue;
             }
-            continue;
+            log_notice(std::string("stopping on ") + strsignal(signal));
+            break;
         }
-        log_notice(std::string("stopping on ") + strsignal(signal));
-        break;
     }
     smfi_stop();
     milter_thread.join();
