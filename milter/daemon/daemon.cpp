@@ -6,8 +6,10 @@
 #include "session/runtime.hpp"
 #include "unbound_runtime.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -213,6 +215,29 @@ class Reloader {
     std::thread thread_{[this] { run(); }}; // last: starts once the rest exists
 };
 
+std::string describe(std::chrono::milliseconds duration) {
+    if (duration.count() % 1000 == 0)
+        return std::to_string(duration.count() / 1000) + "s";
+    return std::to_string(duration.count()) + "ms";
+}
+
+// Waits until no session is in flight or `grace` is over; returns the
+// number of sessions still in flight.
+std::size_t finish_sessions(std::chrono::milliseconds grace) {
+    auto open = open_connections();
+    if (open == 0)
+        return 0;
+    log_notice("waiting up to " + describe(grace) + " (shutdown-grace) for " +
+               std::to_string(open) + " session(s) in flight");
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while ((open = open_connections()) > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (open > 0)
+        log_warning("shutdown-grace of " + describe(grace) + " is over: cutting " +
+                    std::to_string(open) + " session(s) in flight");
+    return open;
+}
+
 } // namespace
 
 namespace {
@@ -261,6 +286,7 @@ int run_daemon(const DaemonOptions &options) {
     sigaddset(&signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    install_listener_wake();
 
     auto runtime = load_runtime(options);
     if (!runtime)
@@ -301,10 +327,14 @@ int run_daemon(const DaemonOptions &options) {
     log_notice("starting portcullis " PORTCULLIS_VERSION " on " + config.socket +
                (config.dry_run ? " (dry-run)" : ""));
     int milter_status = MI_SUCCESS;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> milter_returned{false};
     std::thread milter_thread([&] {
         milter_status = smfi_main();
+        milter_returned = true;
         // If libmilter stops on its own, wake the signal loop.
-        kill(getpid(), SIGTERM);
+        if (!stopping)
+            kill(getpid(), SIGTERM);
     });
     if (!libmilter_signal_thread_parked(std::chrono::seconds(2)))
         log_error("libmilter's signal thread is not held back: a SIGHUP may stop the milter");
@@ -324,12 +354,33 @@ int run_daemon(const DaemonOptions &options) {
             break;
         }
     }
-    smfi_stop();
+    // New sessions are refused at once; those in flight may end, up to
+    // shutdown-grace.
+    stopping = true;
+    refuse_new_sessions();
+    const auto cut = finish_sessions(current_runtime()->config->shutdown_grace);
+    // smfi_stop() waits for a lock the listener holds while it polls (5 s
+    // at a time): it runs aside while the listener is woken until it has
+    // seen the stop.
+    std::thread stopper([] { smfi_stop(); });
+    while (!milter_returned) {
+        wake_listener(milter_thread.native_handle());
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stopper.join();
     milter_thread.join();
     if (!config.pid_file.empty())
         unlink(config.pid_file.c_str());
+    const int status = milter_status == MI_SUCCESS ? 0 : 70;
+    if (cut > 0) {
+        // libmilter's workers may still be inside a callback of a session
+        // cut short: leave without running destructors under them.
+        drain_log.settings.queue_lines = 0;
+        configure_logging(drain_log.settings);
+        std::_Exit(status);
+    }
     install_runtime(nullptr);
-    return milter_status == MI_SUCCESS ? 0 : 70;
+    return status;
 }
 
 } // namespace portcullis

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
@@ -11,8 +12,32 @@ namespace portcullis {
 namespace {
 
 std::atomic<bool> signal_thread_parked{false};
+std::atomic<bool> refusing_sessions{false};
+
+// A real-time signal: nothing sends it by habit, as `kill -USR1` might.
+int listener_wake_signal() {
+    return SIGRTMIN;
+}
+
+void on_listener_wake(int) {}
 
 } // namespace
+
+void install_listener_wake() {
+    struct sigaction action {};
+    action.sa_handler = on_listener_wake;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; // no SA_RESTART (poll() would not restart anyway)
+    sigaction(listener_wake_signal(), &action, nullptr);
+}
+
+void wake_listener(pthread_t listener) {
+    pthread_kill(listener, listener_wake_signal());
+}
+
+void refuse_new_sessions() {
+    refusing_sessions = true;
+}
 
 bool libmilter_signal_thread_parked(std::chrono::milliseconds patience) {
     const auto deadline = std::chrono::steady_clock::now() + patience;
@@ -47,4 +72,15 @@ extern "C" int sigwait(const sigset_t *set, int *signal) {
         if (errno != EINTR)
             return errno;
     }
+}
+
+// libmilter's listener accepts every MTA connection here. ECONNABORTED
+// makes it go back to poll() without a word.
+extern "C" int accept(int listener, sockaddr *address, socklen_t *length) {
+    const int connection = accept4(listener, address, length, 0);
+    if (connection < 0 || !portcullis::refusing_sessions.load())
+        return connection;
+    close(connection);
+    errno = ECONNABORTED;
+    return -1;
 }

@@ -9,13 +9,31 @@
 // daemon reloaded used to stop the milter. That thread now waits forever;
 // the daemon's own signal loop (daemon.cpp) takes every signal.
 //
+// accept() is taken over the same way, for the listener's connections:
+// once the daemon shuts down, a new MTA connection is closed as soon as it
+// is accepted (the MTA applies its milter_default_action at once) while
+// the sessions in flight go on.
+//
 // Contract: the daemon must not call sigwait() itself (sigwaitinfo() is
-// not taken over).
+// not taken over); the other functions are called from its main thread.
 #pragma once
 
 #include <chrono>
+#include <pthread.h>
 
 namespace portcullis {
+
+// Installs the (empty) handler of the signal wake_listener() sends. Call
+// before any thread starts.
+void install_listener_wake();
+
+// Interrupts the listener thread (the one running smfi_main()) out of its
+// poll(), which otherwise notices smfi_stop() only every 5 seconds. Valid
+// until that thread is joined.
+void wake_listener(pthread_t listener);
+
+// From now on every new MTA connection is closed as soon as accepted.
+void refuse_new_sessions();
 
 // Whether libmilter's signal thread has reached the sigwait() above,
 // waiting up to `patience` for it.

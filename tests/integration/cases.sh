@@ -459,7 +459,7 @@ run_protocol_cases() {
 
 # --- shutdown ----------------------------------------------------------
 
-# Exit status 0 within 10 s (libmilter itself takes up to 5 s to stop).
+# Exit status 0 within 10 s (defect-sigterm-slow holds it to 1 s).
 
 # The socket is bound and the PID file written as root, then the milter
 # runs as nobody:nogroup and still answers Postfix.
