@@ -61,7 +61,7 @@ daemon_wait_exit() {
     local i
     for i in $(seq 1 $(($1 * 50))); do
         if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-            wait "$DAEMON_PID"
+            wait "$DAEMON_PID" 2>/dev/null # no "Killed" note for a SIGKILL
             DAEMON_STATUS=$?
             return 0
         fi
