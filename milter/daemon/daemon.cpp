@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <grp.h>
 #include <mutex>
 #include <pthread.h>
@@ -287,7 +288,14 @@ constexpr std::size_t log_queue_lines = 8192;
 
 } // namespace
 
-int run_daemon(const DaemonOptions &options) {
+int run_daemon(const DaemonOptions &given) {
+    // A detached daemon works from /, and a reload reads the file again.
+    DaemonOptions options = given;
+    std::error_code ignored;
+    if (const auto absolute = std::filesystem::absolute(options.config_file, ignored);
+        !absolute.empty())
+        options.config_file = absolute.string();
+
     LogSettings logging;
     // A detached daemon's errors reach the terminal too, until it has started.
     logging.to_stderr = true;
