@@ -5,6 +5,7 @@
 #include "listen_socket.hpp"
 #include "milter.hpp"
 #include "pid_file.hpp"
+#include "privileges.hpp"
 #include "session/runtime.hpp"
 #include "unbound_runtime.hpp"
 
@@ -15,10 +16,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <grp.h>
 #include <mutex>
 #include <pthread.h>
-#include <pwd.h>
 #include <thread>
 #include <unistd.h>
 
@@ -37,41 +36,6 @@ std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
     for (const auto &error : errors)
         log_error("configuration: " + error);
     return runtime;
-}
-
-bool lookup_user(const Config &config, uid_t &uid, gid_t &gid) {
-    uid = getuid();
-    gid = getgid();
-    if (!config.user.empty()) {
-        const passwd *user = getpwnam(config.user.c_str());
-        if (!user) {
-            log_error("user '" + config.user + "' does not exist");
-            return false;
-        }
-        uid = user->pw_uid;
-        gid = user->pw_gid;
-    }
-    if (!config.group.empty()) {
-        const group *group = getgrnam(config.group.c_str());
-        if (!group) {
-            log_error("group '" + config.group + "' does not exist");
-            return false;
-        }
-        gid = group->gr_gid;
-    }
-    return true;
-}
-
-bool drop_privileges(const Config &config, uid_t uid, gid_t gid) {
-    if (config.user.empty() && config.group.empty())
-        return true;
-    if (setgroups(0, nullptr) != 0 && geteuid() == 0)
-        return false;
-    if (setgid(gid) != 0 || setuid(uid) != 0) {
-        log_error(std::string("cannot switch user/group: ") + std::strerror(errno));
-        return false;
-    }
-    return true;
 }
 
 // The process that starts a detached portcullis waits until the daemon
@@ -230,6 +194,7 @@ std::size_t finish_sessions(std::chrono::milliseconds grace) {
 struct Service {
     std::shared_ptr<const Runtime> runtime; // the first configuration's
     PidFile pid_file;
+    std::string user; // the one it runs as
 };
 
 // Loads the configuration, makes sure no other portcullis runs there,
@@ -242,10 +207,10 @@ int start_service(const DaemonOptions &options, Service &service) {
     install_runtime(service.runtime);
     const Config &config = *service.runtime->config;
 
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (!lookup_user(config, uid, gid))
-        return 67; // EX_NOUSER
+    int status = 0;
+    const auto identity = service_identity(config, status);
+    if (!identity)
+        return status;
     if (const auto pid = running_instance(config.pid_file)) {
         log_error("portcullis is already running as PID " + std::to_string(*pid) + " (PID file " +
                   config.pid_file + "); not starting another");
@@ -256,7 +221,7 @@ int start_service(const DaemonOptions &options, Service &service) {
         return 69;
     }
     std::string error;
-    if (!prepare_socket_directory(config.socket, uid, gid, error))
+    if (!prepare_socket_directory(config.socket, identity->uid, identity->gid, error))
         log_warning(error);
     auto pid_file = PidFile::create(config.pid_file, error);
     if (!pid_file) {
@@ -271,14 +236,15 @@ int start_service(const DaemonOptions &options, Service &service) {
         log_error("cannot set up the milter socket " + config.socket);
         return 71;
     }
-    if (!open_milter_socket(config, gid)) {
+    if (!open_milter_socket(config, identity->gid)) {
         log_error("cannot open the milter socket " + config.socket +
                   " (libmilter's log line says why)");
         return 71;
     }
     disable_nagle_on_listener();
-    if (!drop_privileges(config, uid, gid))
+    if (!drop_privileges(*identity))
         return 77; // EX_NOPERM
+    service.user = identity->user;
     return 0;
 }
 
@@ -354,8 +320,8 @@ int run_daemon(const DaemonOptions &given) {
     }
     const Config &config = *service.runtime->config;
 
-    log_notice("starting portcullis " PORTCULLIS_VERSION " on " + config.socket +
-               (config.dry_run ? " (dry-run)" : ""));
+    log_notice("starting portcullis " PORTCULLIS_VERSION " on " + config.socket + " as user " +
+               service.user + (config.dry_run ? " (dry-run)" : ""));
     int milter_status = MI_SUCCESS;
     std::atomic<bool> stopping{false};
     std::atomic<bool> milter_returned{false};
