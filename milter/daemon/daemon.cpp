@@ -220,6 +220,7 @@ int start_service(const DaemonOptions &options, Service &service) {
         log_error("another milter already answers on " + config.socket + "; not starting another");
         return 69;
     }
+    raise_descriptor_limit();
     std::string error;
     if (!prepare_socket_directory(config.socket, identity->uid, identity->gid, error))
         log_warning(error);
@@ -242,6 +243,7 @@ int start_service(const DaemonOptions &options, Service &service) {
         return 71;
     }
     disable_nagle_on_listener();
+    keep_reserve_descriptor();
     if (!drop_privileges(*identity))
         return 77; // EX_NOPERM
     service.user = identity->user;
