@@ -46,8 +46,8 @@ daemon_start() {
 # daemon_wait_socket SOCKET: 0 once SOCKET exists and DAEMON_PID runs; 1 if
 # the process exited first or 5 s passed.
 daemon_wait_socket() {
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
         kill -0 "$DAEMON_PID" 2>/dev/null || return 1
         [ -S "$1" ] && return 0
         sleep 0.05
@@ -58,8 +58,8 @@ daemon_wait_socket() {
 # daemon_wait_exit SECONDS: 0 once DAEMON_PID has exited (status in
 # DAEMON_STATUS), 1 if it still runs after SECONDS.
 daemon_wait_exit() {
-    local i
-    for i in $(seq 1 $(($1 * 50))); do
+    local _
+    for _ in $(seq 1 $(($1 * 50))); do
         if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
             wait "$DAEMON_PID" 2>/dev/null # no "Killed" note for a SIGKILL
             DAEMON_STATUS=$?
@@ -296,8 +296,7 @@ case_defect_second_instance() {
     done
 
     # Detached (no -f): the refusal shows in the exit status too.
-    "$MILTER_BIN" -c "$conf" >"$WORK/daemon-twice-detached.log" 2>&1
-    if [ $? -eq 0 ]; then
+    if "$MILTER_BIN" -c "$conf" >"$WORK/daemon-twice-detached.log" 2>&1; then
         note "    a detached second start exited with status 0"
         return 1
     fi
@@ -306,7 +305,10 @@ case_defect_second_instance() {
     kill -KILL "$first"
     DAEMON_PID=$first
     daemon_wait_exit 5
-    [ -e "$pidfile" ] && [ -S "$socket" ] || { note "    no stale files after SIGKILL"; return 1; }
+    if [ ! -e "$pidfile" ] || [ ! -S "$socket" ]; then
+        note "    no stale files after SIGKILL"
+        return 1
+    fi
     daemon_start twice-after-crash "$conf"
     sleep 1
     if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
