@@ -128,6 +128,8 @@ write_portcullis_config() {
     {
         echo "# portcullis for the benchmarks: shipped policy, DNS from the bench world"
         echo "socket = $socket"
+        # Root, as the null filter runs: the files live under the bench's temp dir.
+        echo "user = root"
         echo "mode = enforce"
         echo "exempt-recipients = postmaster@* abuse@*"
         # Not 127.0.0.0/8: Postfix's smtp-source client (127.0.0.1) must be checked.

@@ -58,6 +58,7 @@ struct Config {
     std::string pid_file;
     std::string user;
     std::string group;
+    std::chrono::milliseconds shutdown_grace{};
     bool dry_run = false;
     std::string log_facility;
     std::vector<std::string> exempt_recipients;

@@ -1,23 +1,23 @@
 #include "daemon.hpp"
 
 #include "core/log.hpp"
+#include "libmilter_hooks.hpp"
+#include "listen_socket.hpp"
 #include "milter.hpp"
+#include "pid_file.hpp"
+#include "privileges.hpp"
 #include "session/runtime.hpp"
 #include "unbound_runtime.hpp"
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <grp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <iostream>
+#include <mutex>
 #include <pthread.h>
-#include <pwd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -38,131 +38,235 @@ std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
     return runtime;
 }
 
-// The directory of a unix socket, made if missing (e.g. /run/portcullis).
-void prepare_socket_directory(const std::string &socket, uid_t uid, gid_t gid) {
-    std::string path;
-    if (socket.rfind("unix:", 0) == 0)
-        path = socket.substr(5);
-    else if (socket.rfind("local:", 0) == 0)
-        path = socket.substr(6);
-    else if (!socket.empty() && socket.front() == '/')
-        path = socket;
-    if (path.empty())
-        return;
-    const auto directory = std::filesystem::path(path).parent_path();
-    std::error_code error;
-    if (!directory.empty() && !std::filesystem::exists(directory, error)) {
-        std::filesystem::create_directories(directory, error);
-        if (!error && uid != 0)
-            (void)!chown(directory.c_str(), uid, gid);
+// The process that starts a detached portcullis waits until the daemon
+// has opened its socket, written its PID file and dropped privileges, and
+// exits with the daemon's start status: an init script or systemd
+// (Type=forking) sees a failed start, and finds the PID file once the
+// command returns. Until then the daemon's errors go to the starting
+// terminal too.
+class StartupReport {
+  public:
+    StartupReport() = default;
+    StartupReport(const StartupReport &) = delete;
+    StartupReport &operator=(const StartupReport &) = delete;
+    ~StartupReport() {
+        if (fd_ >= 0)
+            close(fd_);
     }
-}
 
-// A unix socket belongs to the service user, with socket-mode permissions.
-void hand_over_socket(const Config &config, uid_t uid, gid_t gid) {
-    const auto &socket = config.socket;
-    if (socket.rfind("unix:", 0) != 0 && socket.rfind("local:", 0) != 0)
-        return;
-    const auto path = socket.substr(socket.find(':') + 1);
-    if (chown(path.c_str(), uid, gid) != 0)
-        log_warning("cannot hand the socket " + path +
-                    " to the service user: " + std::strerror(errno));
-    if (chmod(path.c_str(), config.socket_mode) != 0)
-        log_warning("cannot set the permissions of " + path + ": " + std::strerror(errno));
-}
-
-bool lookup_user(const Config &config, uid_t &uid, gid_t &gid) {
-    uid = getuid();
-    gid = getgid();
-    if (!config.user.empty()) {
-        const passwd *user = getpwnam(config.user.c_str());
-        if (!user) {
-            log_error("user '" + config.user + "' does not exist");
+    // Forks twice; the starting process waits for send() and exits with
+    // its status, the daemon returns true.
+    bool detach() {
+        int ends[2];
+        if (pipe2(ends, O_CLOEXEC) != 0)
             return false;
-        }
-        uid = user->pw_uid;
-        gid = user->pw_gid;
-    }
-    if (!config.group.empty()) {
-        const group *group = getgrnam(config.group.c_str());
-        if (!group) {
-            log_error("group '" + config.group + "' does not exist");
+        const pid_t child = fork();
+        if (child < 0)
             return false;
+        if (child > 0) {
+            close(ends[1]);
+            unsigned char status = 0;
+            ssize_t got;
+            do
+                got = read(ends[0], &status, 1);
+            while (got < 0 && errno == EINTR);
+            _exit(got == 1 ? status : 70); // no word: the daemon died starting
         }
-        gid = group->gr_gid;
-    }
-    return true;
-}
-
-bool drop_privileges(const Config &config, uid_t uid, gid_t gid) {
-    if (config.user.empty() && config.group.empty())
+        close(ends[0]);
+        setsid();
+        if (fork() > 0)
+            _exit(0);
+        fd_ = ends[1];
+        if (chdir("/") != 0)
+            return false;
+        const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, 0);
+            close(null);
+        }
         return true;
-    if (setgroups(0, nullptr) != 0 && geteuid() == 0)
-        return false;
-    if (setgid(gid) != 0 || setuid(uid) != 0) {
-        log_error(std::string("cannot switch user/group: ") + std::strerror(errno));
-        return false;
     }
-    return true;
-}
 
-// libmilter answers an end of message with several packets (a header to
-// insert, then the verdict), each its own write: over TCP, Nagle holds
-// the verdict until the MTA acknowledges the first packet, which it
-// delays (about 40 ms per message). Accepted connections inherit
-// TCP_NODELAY from the listening socket, which libmilter keeps to
-// itself: find it among our descriptors.
-void disable_nagle_on_listener() {
-    for (int fd = 0; fd < 1024; ++fd) {
-        int listening = 0;
-        socklen_t length = sizeof listening;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening)
-            continue;
-        sockaddr_storage address{};
-        socklen_t size = sizeof address;
-        if (getsockname(fd, reinterpret_cast<sockaddr *>(&address), &size) != 0 ||
-            (address.ss_family != AF_INET && address.ss_family != AF_INET6))
-            continue;
-        const int one = 1;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-            log_warning(std::string("cannot set TCP_NODELAY on the milter socket: ") +
-                        std::strerror(errno));
-    }
-}
-
-bool daemonize() {
-    const pid_t child = fork();
-    if (child < 0)
-        return false;
-    if (child > 0)
-        _exit(0);
-    setsid();
-    if (fork() > 0)
-        _exit(0);
-    if (chdir("/") != 0)
-        return false;
-    const int null = open("/dev/null", O_RDWR);
-    if (null >= 0) {
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        if (null > 2)
+    // The start status for the waiting process; after a successful start
+    // standard output and error go to /dev/null.
+    void send(int status) {
+        if (fd_ < 0)
+            return;
+        const auto byte = static_cast<unsigned char>(status);
+        (void)!write(fd_, &byte, 1);
+        close(fd_);
+        fd_ = -1;
+        const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (status == 0 && null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        if (null >= 0)
             close(null);
     }
-    return true;
+
+  private:
+    int fd_ = -1;
+};
+
+// Reloads in a thread of its own, so that the signal loop is always
+// waiting for the next signal: SIGHUPs that arrive during a reload make
+// one more reload after it, however many they are.
+class Reloader {
+  public:
+    explicit Reloader(const DaemonOptions &options) : options_(options) {}
+    Reloader(const Reloader &) = delete;
+    Reloader &operator=(const Reloader &) = delete;
+    ~Reloader() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+
+    void request() {
+        {
+            std::lock_guard lock(mutex_);
+            requested_ = true;
+        }
+        wake_.notify_one();
+    }
+
+  private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [this] { return requested_ || stopping_; });
+            if (stopping_)
+                return;
+            requested_ = false;
+            lock.unlock();
+            reload();
+            lock.lock();
+        }
+    }
+
+    void reload() {
+        log_notice("SIGHUP: reloading " + options_.config_file);
+        if (auto fresh = load_runtime(options_)) {
+            install_runtime(fresh);
+            log_notice("configuration reloaded" +
+                       std::string(fresh->config->dry_run ? " (dry-run)" : ""));
+        } else {
+            log_error("reload failed; keeping the running configuration");
+        }
+    }
+
+    const DaemonOptions &options_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool requested_ = false;
+    bool stopping_ = false;
+    std::thread thread_{[this] { run(); }}; // last: starts once the rest exists
+};
+
+std::string describe(std::chrono::milliseconds duration) {
+    if (duration.count() % 1000 == 0)
+        return std::to_string(duration.count() / 1000) + "s";
+    return std::to_string(duration.count()) + "ms";
 }
 
-} // namespace
+// Waits until no session is in flight or `grace` is over; returns the
+// number of sessions still in flight.
+std::size_t finish_sessions(std::chrono::milliseconds grace) {
+    auto open = open_connections();
+    if (open == 0)
+        return 0;
+    log_notice("waiting up to " + describe(grace) + " (shutdown-grace) for " +
+               std::to_string(open) + " session(s) in flight");
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while ((open = open_connections()) > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (open > 0)
+        log_warning("shutdown-grace of " + describe(grace) + " is over: cutting " +
+                    std::to_string(open) + " session(s) in flight");
+    return open;
+}
 
-namespace {
+// What a started daemon holds until it exits.
+struct Service {
+    std::shared_ptr<const Runtime> runtime; // the first configuration's
+    PidFile pid_file;
+    std::string user; // the one it runs as
+};
+
+// Loads the configuration, makes sure no other portcullis runs there,
+// writes the PID file, opens the socket and drops privileges: the
+// privileged part, in this order. Returns 0 or the exit status.
+int start_service(const DaemonOptions &options, Service &service) {
+    service.runtime = load_runtime(options);
+    if (!service.runtime)
+        return 78; // EX_CONFIG
+    install_runtime(service.runtime);
+    const Config &config = *service.runtime->config;
+
+    int status = 0;
+    const auto identity = service_identity(config, status);
+    if (!identity)
+        return status;
+    if (const auto pid = running_instance(config.pid_file)) {
+        log_error("portcullis is already running as PID " + std::to_string(*pid) + " (PID file " +
+                  config.pid_file + "); not starting another");
+        return 69; // EX_UNAVAILABLE
+    }
+    if (socket_answers(config.socket)) {
+        log_error("another milter already answers on " + config.socket + "; not starting another");
+        return 69;
+    }
+    raise_descriptor_limit();
+    std::string error;
+    if (!prepare_socket_directory(config.socket, identity->uid, identity->gid, error))
+        log_warning(error);
+    auto pid_file = PidFile::create(config.pid_file, error);
+    if (!pid_file) {
+        log_error(error);
+        return 73; // EX_CANTCREAT
+    }
+    service.pid_file = std::move(*pid_file);
+
+    static smfiDesc description = milter_description();
+    if (smfi_setconn(const_cast<char *>(config.socket.c_str())) != MI_SUCCESS ||
+        smfi_register(description) != MI_SUCCESS) {
+        log_error("cannot set up the milter socket " + config.socket);
+        return 71;
+    }
+    if (!open_milter_socket(config, identity->gid)) {
+        log_error("cannot open the milter socket " + config.socket +
+                  " (libmilter's log line says why)");
+        return 71;
+    }
+    disable_nagle_on_listener();
+    keep_reserve_descriptor();
+    if (!drop_privileges(*identity))
+        return 77; // EX_NOPERM
+    service.user = identity->user;
+    return 0;
+}
+
 // Lines waiting for a stalled syslog before new ones are dropped (and
 // counted): about 4 MiB at most.
 constexpr std::size_t log_queue_lines = 8192;
+
 } // namespace
 
-int run_daemon(const DaemonOptions &options) {
+int run_daemon(const DaemonOptions &given) {
+    // A detached daemon works from /, and a reload reads the file again.
+    DaemonOptions options = given;
+    std::error_code ignored;
+    if (const auto absolute = std::filesystem::absolute(options.config_file, ignored);
+        !absolute.empty())
+        options.config_file = absolute.string();
+
     LogSettings logging;
-    logging.to_stderr = options.foreground;
+    // A detached daemon's errors reach the terminal too, until it has started.
+    logging.to_stderr = true;
     configure_logging(logging);
 
     auto first = load_config(options.config_file, options.overrides);
@@ -173,8 +277,10 @@ int run_daemon(const DaemonOptions &options) {
     }
     logging.facility = first.config->log_facility;
     configure_logging(logging);
-    if (!options.foreground && !daemonize()) {
+    StartupReport report;
+    if (!options.foreground && !report.detach()) {
         log_error("cannot detach from the terminal");
+        report.send(71);
         return 71;
     }
     // From here on no thread waits for syslog (the resolver's least of
@@ -185,14 +291,15 @@ int run_daemon(const DaemonOptions &options) {
     // Written out before any return below.
     struct DrainLog {
         LogSettings settings;
-        ~DrainLog() {
+        void write_out() {
             settings.queue_lines = 0;
             configure_logging(settings);
         }
+        ~DrainLog() { write_out(); }
     } drain_log{logging};
 
     // Every thread made from here on (libunbound's, libmilter's) inherits
-    // this mask, so the signals reach only the sigwait() below.
+    // this mask, so the signals reach only the sigwaitinfo() below.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGHUP);
@@ -200,76 +307,76 @@ int run_daemon(const DaemonOptions &options) {
     sigaddset(&signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    install_listener_wake();
 
-    auto runtime = load_runtime(options);
-    if (!runtime)
-        return 78;
-    install_runtime(runtime);
-    const Config &config = *runtime->config;
-
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (!lookup_user(config, uid, gid))
-        return 67;
-    prepare_socket_directory(config.socket, uid, gid);
-
-    static smfiDesc description = milter_description();
-    if (smfi_setconn(const_cast<char *>(config.socket.c_str())) != MI_SUCCESS ||
-        smfi_register(description) != MI_SUCCESS) {
-        log_error("cannot set up the milter socket " + config.socket);
-        return 71;
+    Service service;
+    if (const int status = start_service(options, service); status != 0) {
+        drain_log.write_out(); // the reason reaches the terminal before the command returns
+        report.send(status);
+        return status;
     }
-    umask(007);
-    if (smfi_opensocket(true) != MI_SUCCESS) {
-        log_error("cannot open the milter socket " + config.socket);
-        return 71;
+    report.send(0);
+    if (!options.foreground) {
+        drain_log.settings.to_stderr = logging.to_stderr = false;
+        configure_logging(logging);
     }
-    hand_over_socket(config, uid, gid);
-    disable_nagle_on_listener();
-    if (!config.pid_file.empty()) {
-        std::ofstream pid(config.pid_file, std::ios::trunc);
-        pid << getpid() << "\n";
-        if (!pid)
-            log_warning("cannot write the PID file " + config.pid_file);
-        else if (uid != 0)
-            (void)!chown(config.pid_file.c_str(), uid, gid);
-    }
-    if (!drop_privileges(config, uid, gid))
-        return 77;
+    const Config &config = *service.runtime->config;
 
-    log_notice("starting portcullis " PORTCULLIS_VERSION " on " + config.socket +
-               (config.dry_run ? " (dry-run)" : ""));
+    log_notice("starting portcullis " PORTCULLIS_VERSION " on " + config.socket + " as user " +
+               service.user + (config.dry_run ? " (dry-run)" : ""));
     int milter_status = MI_SUCCESS;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> milter_returned{false};
     std::thread milter_thread([&] {
         milter_status = smfi_main();
+        milter_returned = true;
         // If libmilter stops on its own, wake the signal loop.
-        kill(getpid(), SIGTERM);
+        if (!stopping)
+            kill(getpid(), SIGTERM);
     });
+    if (!libmilter_signal_thread_parked(std::chrono::seconds(2)))
+        log_error("libmilter's signal thread is not held back: a SIGHUP may stop the milter");
 
-    for (;;) {
-        int signal = 0;
-        if (sigwait(&signals, &signal) != 0)
-            continue;
-        if (signal == SIGHUP) {
-            log_notice("SIGHUP: reloading " + options.config_file);
-            if (auto fresh = load_runtime(options)) {
-                install_runtime(fresh);
-                log_notice("configuration reloaded" +
-                           std::string(fresh->config->dry_run ? " (dry-run)" : ""));
-            } else {
-                log_error("reload failed; keeping the running configuration");
+    {
+        Reloader reloader(options);
+        for (;;) {
+            // sigwaitinfo(), not sigwait(): libmilter_hooks.cpp takes sigwait() over.
+            const int signal = sigwaitinfo(&signals, nullptr);
+            if (signal < 0)
+                continue;
+            if (signal == SIGHUP) {
+                reloader.request();
+                continue;
             }
-            continue;
+            log_notice(std::string("stopping on ") + strsignal(signal));
+            break;
         }
-        log_notice(std::string("stopping on ") + strsignal(signal));
-        break;
     }
-    smfi_stop();
+    // New sessions are refused at once; those in flight may end, up to
+    // shutdown-grace.
+    stopping = true;
+    refuse_new_sessions();
+    const auto cut = finish_sessions(current_runtime()->config->shutdown_grace);
+    // smfi_stop() waits for a lock the listener holds while it polls (5 s
+    // at a time): it runs aside while the listener is woken until it has
+    // seen the stop.
+    std::thread stopper([] { smfi_stop(); });
+    while (!milter_returned) {
+        wake_listener(milter_thread.native_handle());
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stopper.join();
     milter_thread.join();
-    if (!config.pid_file.empty())
-        unlink(config.pid_file.c_str());
+    service.pid_file.remove();
+    const int status = milter_status == MI_SUCCESS ? 0 : 70;
+    if (cut > 0) {
+        // libmilter's workers may still be inside a callback of a session
+        // cut short: leave without running destructors under them.
+        drain_log.write_out();
+        std::_Exit(status);
+    }
     install_runtime(nullptr);
-    return milter_status == MI_SUCCESS ? 0 : 70;
+    return status;
 }
 
 } // namespace portcullis

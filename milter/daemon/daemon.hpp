@@ -1,7 +1,8 @@
 // Running as a milter: the socket, the PID file, dropping privileges,
 // daemonizing, and the signal loop (SIGHUP reload, SIGTERM/SIGINT exit).
 // Privileged work (binding the socket, writing the PID file) happens
-// before privileges are dropped, in run_daemon() and nowhere else.
+// before privileges are dropped, in start_service() (daemon.cpp) and
+// nowhere else.
 #pragma once
 
 #include <string>

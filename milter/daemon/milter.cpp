@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -16,8 +17,35 @@ namespace portcullis {
 
 namespace {
 
+std::atomic<std::size_t> connections_open{0};
+
+// One MTA connection, attached with smfi_setpriv() at its first callback
+// (negotiation) and destroyed only in close: it holds the session of the
+// SMTP client and counts itself, so that shutdown knows what is in flight.
+struct Connection {
+    std::unique_ptr<Session> session;
+
+    Connection() { ++connections_open; }
+    ~Connection() { --connections_open; }
+    Connection(const Connection &) = delete;
+    Connection &operator=(const Connection &) = delete;
+};
+
+Connection *connection_of(SMFICTX *ctx) {
+    return static_cast<Connection *>(smfi_getpriv(ctx));
+}
+
+Connection &attach_connection(SMFICTX *ctx) {
+    if (auto *connection = connection_of(ctx))
+        return *connection;
+    auto connection = std::make_unique<Connection>();
+    smfi_setpriv(ctx, connection.get());
+    return *connection.release();
+}
+
 Session *session_of(SMFICTX *ctx) {
-    return static_cast<Session *>(smfi_getpriv(ctx));
+    auto *connection = connection_of(ctx);
+    return connection ? connection->session.get() : nullptr;
 }
 
 std::string macro(SMFICTX *ctx, const char *name) {
@@ -114,6 +142,7 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
     if (!listening_on_tcp())
         skip |= SMFIP_NODATA;
     *steps_out = steps & skip;
+    attach_connection(ctx);
     smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char *>("j {daemon_addr} _"));
     smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char *>("j"));
     smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char *>("i {auth_authen}"));
@@ -123,8 +152,8 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
 
 sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *address) {
     return guarded(ctx, "connect", [&] {
-        delete session_of(ctx); // a second connect on one MTA connection
-        smfi_setpriv(ctx, nullptr);
+        auto &connection = attach_connection(ctx);
+        connection.session.reset(); // a second connect on one MTA connection
         auto runtime = current_runtime();
         auto session = std::make_unique<Session>(runtime, next_session_id());
         std::optional<IpAddress> daemon_address;
@@ -132,7 +161,7 @@ sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *address) {
             daemon_address = IpAddress::parse(text);
         session->connect(address_of(address), hostname ? hostname : "", macro(ctx, "j"),
                          daemon_address);
-        smfi_setpriv(ctx, session.release());
+        connection.session = std::move(session);
         return SMFIS_CONTINUE;
     });
 }
@@ -193,13 +222,17 @@ sfsistat on_abort(SMFICTX *ctx) {
 }
 
 sfsistat on_close(SMFICTX *ctx) {
-    // May run without a connect; the only place a session is destroyed.
-    delete session_of(ctx);
+    // May run without a connect; the only place a connection is destroyed.
+    delete connection_of(ctx);
     smfi_setpriv(ctx, nullptr);
     return SMFIS_CONTINUE;
 }
 
 } // namespace
+
+std::size_t open_connections() {
+    return connections_open.load();
+}
 
 smfiDesc milter_description() {
     smfiDesc description{};

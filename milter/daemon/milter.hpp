@@ -6,8 +6,14 @@
 
 #include <libmilter/mfapi.h>
 
+#include <cstddef>
+
 namespace portcullis {
 
 smfiDesc milter_description();
+
+// MTA connections between their first callback and their close: the
+// SMTP sessions in flight.
+std::size_t open_connections();
 
 } // namespace portcullis

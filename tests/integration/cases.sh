@@ -459,14 +459,14 @@ run_protocol_cases() {
 
 # --- shutdown ----------------------------------------------------------
 
-# Exit status 0 within 10 s (libmilter itself takes up to 5 s to stop).
+# Exit status 0 within 10 s (defect-sigterm-slow holds it to 1 s).
 
 # The socket is bound and the PID file written as root, then the milter
 # runs as nobody:nogroup and still answers Postfix.
 case_privileges_dropped() {
     local conf=$WORK/privileges.conf uid
     write_milter_config "$conf" "$MILTER_SOCKET"
-    { printf '%s\n' 'user = nobody' 'group = nogroup'; cat "$conf"; } >"$conf.new" &&
+    { printf '%s\n' 'user = nobody' 'group = nogroup'; sed '/^user = /d' "$conf"; } >"$conf.new" &&
         mv "$conf.new" "$conf"
     use_milter "$conf" || return 1
     uid=$(id -u nobody)
@@ -475,8 +475,10 @@ case_privileges_dropped() {
         note "    the milter still runs as: $(grep '^Uid:' "/proc/$MILTER_PID/status")"
         return 1
     fi
-    if [ "$(stat -c %U "$MILTER_SOCKET")" != nobody ]; then
-        note "    socket owner is $(stat -c %U "$MILTER_SOCKET"), not nobody"
+    # Bound by root with the service group as its effective group: no
+    # chown by path afterwards (defect-pid-file-symlink).
+    if [ "$(stat -c %G "$MILTER_SOCKET")" != nogroup ]; then
+        note "    socket group is $(stat -c %G "$MILTER_SOCKET"), not nogroup"
         return 1
     fi
     if [ "$(cat "$conf.pid" 2>/dev/null)" != "$MILTER_PID" ]; then
@@ -560,4 +562,5 @@ run_all_cases() {
     run_protocol_cases
     run_case privileges-dropped case_privileges_dropped
     run_case sigterm-exits case_sigterm_exits
+    run_daemon_cases
 }

@@ -50,6 +50,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/cases.sh"
 # shellcheck source=spf_cases.sh
 . "$HERE/spf_cases.sh"
+# shellcheck source=daemon_cases.sh
+. "$HERE/daemon_cases.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
