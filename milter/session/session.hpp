@@ -70,6 +70,8 @@ class Session {
     const ClientIdentity &identity() const { return identity_; }
     const Config &config() const { return *runtime_->config; }
     const std::string &id() const { return id_; }
+    // The session's lookups, to see what it holds (tests, reports).
+    const Lookups &lookups() const { return *lookups_; }
 
   private:
     CheckContext context() const;

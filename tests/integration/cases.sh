@@ -451,7 +451,8 @@ run_protocol_cases() {
         -D "pid=$MILTER_PID") >"$out/miltertest" 2>&1
     status=$?
     count_script_cases miltertest "$out/miltertest" "$status"
-    "$PYTHON" "$HERE/milter_raw.py" "unix:$socket" "$MILTER_PID" >"$out/milter-raw" 2>&1
+    "$PYTHON" "$HERE/milter_raw.py" "unix:$socket" "$MILTER_PID" "$MILTER_LOG" \
+        >"$out/milter-raw" 2>&1
     status=$?
     count_script_cases milter-raw "$out/milter-raw" "$status"
     stop_milter

@@ -415,3 +415,87 @@ TEST_CASE("defect: a quote inside a key=\"...\" log field ends the field early")
     CHECK(fields->at("text").starts_with(
         "HELO/EHLO argument \"bad\"name\\x.good.example\" is not a valid host name"));
 }
+
+namespace {
+
+// Names a client chooses for itself: each HELO name answers A, AAAA and a
+// large TXT RRset (an SPF record and 16 KiB of other text, as a domain
+// with many verification records has).
+constexpr int attacker_helos = 500;
+constexpr std::size_t attacker_txt_bytes = 16 * 1024;
+
+std::string attacker_name(int i) {
+    return "h" + std::to_string(i) + ".attacker.example";
+}
+
+std::shared_ptr<ScriptedResolver> attacker_world() {
+    auto dns = world();
+    for (int i = 1; i <= attacker_helos; ++i) {
+        dns->add(attacker_name(i), DnsType::A, {"192.0.2.10"});
+        dns->add(attacker_name(i), DnsType::AAAA, {});
+        dns->add(attacker_name(i), DnsType::TXT,
+                 {"v=spf1 ip4:192.0.2.10 -all", std::string(attacker_txt_bytes, 'x')});
+    }
+    return dns;
+}
+
+// Bytes of record text the session still holds for the attacker's names.
+std::size_t attacker_bytes_held(const Session &session) {
+    std::size_t bytes = 0;
+    for (int i = 1; i <= attacker_helos; ++i)
+        for (const DnsType type : {DnsType::A, DnsType::AAAA, DnsType::TXT})
+            if (session.lookups().complete(attacker_name(i), type))
+                for (const auto &record : session.lookups().get(attacker_name(i), type).records)
+                    bytes += record.size();
+    return bytes;
+}
+
+std::size_t attacker_queries(const ScriptedResolver &dns) {
+    std::size_t count = 0;
+    for (const auto &[name, type] : dns.asked())
+        count += name.ends_with(".attacker.example");
+    return count;
+}
+
+} // namespace
+
+// Issue item 7: every EHLO started lookups of the name it gave (A, AAAA,
+// SPF), none was ever released and nothing capped them.
+TEST_CASE("defect: sessions grow without bound") {
+    std::vector<std::string> lines;
+    LogSettings capture;
+    capture.to_syslog = false;
+    capture.sink = [&](int, std::string_view line) { lines.emplace_back(line); };
+    configure_logging(capture);
+
+    auto dns = attacker_world();
+    Session session(runtime_with({}, dns), "grow");
+    session.connect(IpAddress::parse("192.0.2.10"), "mail.good.example", "mx.dest.example",
+                    std::nullopt);
+    for (int i = 1; i <= attacker_helos; ++i)
+        session.helo(attacker_name(i));
+    session.mail("a@good.example", "");
+    const auto answer = session.recipient("u@dest.example");
+    configure_logging(LogSettings{});
+
+    // The shipped defaults bound the DNS work and the memory of one
+    // session whatever the client sends: a handful of HELOs' lookups.
+    const auto queries = attacker_queries(*dns);
+    const auto held = attacker_bytes_held(session);
+    MESSAGE("DNS queries for the client's names: " << queries << ", answer bytes held: " << held
+                                                   << ", lookups held: "
+                                                   << session.lookups().started());
+    CHECK(queries <= 100);
+    CHECK(held <= 1024 * 1024);
+    CHECK(session.lookups().started() <= 200);
+
+    // Beyond the budget the session is tempfailed by a rule of its own ...
+    CHECK(answer.verdict == Verdict::tempfail);
+    CHECK(answer.rule == "session-budget");
+    CHECK(answer.reply.code == "421");
+    // ... and says so in one log line, not one per command.
+    std::size_t budget_lines = 0;
+    for (const auto &line : lines)
+        budget_lines += line.find("rule=session-budget") != std::string::npos;
+    CHECK(budget_lines == 1);
+}
