@@ -133,7 +133,12 @@ void start_queries(Lookups &lookups, const std::string &domain,
 }
 
 // Asks the lists for each PTR name of the client once it is confirmed.
+// The names confirmed already are asked again at every MAIL: what a
+// transaction asked is released after it unless the next one asks again
+// (Lookups), and the listener runs only once per session.
 void start_client_name_queries(const CheckContext &context) {
+    for (const auto &name : context.identity.names->confirmed())
+        start_queries(context.lookups, name, context.config.rhsbl_zones);
     std::weak_ptr<Lookups> weak = context.lookups.weak_from_this();
     context.identity.names->each_confirmed(
         check_name, [weak, zones = context.config.rhsbl_zones](const std::string &name) {

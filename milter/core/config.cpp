@@ -183,6 +183,30 @@ constexpr BoundOption general_options[] = {
          config.resolver.outgoing_range = in.whole_number(16, 65536);
      }},
 
+    {{"session.max-helos", OptionType::number, "10",
+      "HELO/EHLO commands one session may send (0: no limit)"},
+     [](const OptionValue &in, Config &config) {
+         config.session.max_helos = in.whole_number(0, 1000000);
+     }},
+    {{"session.max-transactions", OptionType::number, "100",
+      "transactions (MAIL commands) one session may start (0: no limit)"},
+     [](const OptionValue &in, Config &config) {
+         config.session.max_transactions = in.whole_number(0, 1000000);
+     }},
+    {{"session.max-recipients", OptionType::number, "5000",
+      "RCPT commands one session may send, all transactions together (0: no limit)"},
+     [](const OptionValue &in, Config &config) {
+         config.session.max_recipients = in.whole_number(0, 100000000);
+     }},
+    {{"session.max-lookups", OptionType::number, "5000",
+      "DNS lookups one session may start, in all (0: no limit)"},
+     [](const OptionValue &in, Config &config) {
+         config.session.max_lookups = in.whole_number(0, 100000000);
+     }},
+    {{"session.max-answer-bytes", OptionType::size, "1m",
+      "DNS answer data one session may hold at once (0: no limit)"},
+     [](const OptionValue &in, Config &config) { config.session.max_answer_bytes = in.size(); }},
+
     {{"rdns.max-names", OptionType::number, "10", "PTR names checked for forward confirmation"},
      [](const OptionValue &in, Config &config) {
          config.rdns_max_names = in.whole_number(1, 100);

@@ -82,6 +82,15 @@ struct Config {
         unsigned outgoing_range = 0;
     } resolver;
 
+    // What one session may cost; 0 is no limit.
+    struct SessionBudget {
+        unsigned max_helos = 0;
+        unsigned max_transactions = 0;
+        unsigned max_recipients = 0;
+        std::uint64_t max_lookups = 0;
+        std::uint64_t max_answer_bytes = 0;
+    } session;
+
     unsigned rdns_max_names = 0;
     std::vector<DnsblZone> dnsbl_zones;
     double dnsbl_threshold = 0;

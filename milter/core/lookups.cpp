@@ -42,12 +42,46 @@ std::string_view to_string(DnsAnswer::Status status) {
     return "?";
 }
 
-std::shared_ptr<Lookups> Lookups::create(std::shared_ptr<Resolver> resolver, ErrorSink on_error) {
-    return std::shared_ptr<Lookups>(new Lookups(std::move(resolver), std::move(on_error)));
+namespace {
+
+// The owner of the continuation running on this thread, for the lookups it
+// starts: set while a Lookups runs a continuation, for that Lookups only.
+struct Continuing {
+    const void *lookups = nullptr;
+    std::uint64_t owner = 0;
+};
+thread_local Continuing continuing;
+
+class ContinuingGuard {
+  public:
+    ContinuingGuard(const void *lookups, std::uint64_t owner) : saved_(continuing) {
+        continuing = {lookups, owner};
+    }
+    ~ContinuingGuard() { continuing = saved_; }
+    ContinuingGuard(const ContinuingGuard &) = delete;
+    ContinuingGuard &operator=(const ContinuingGuard &) = delete;
+
+  private:
+    Continuing saved_;
+};
+
+// What an answer holds of data: record texts, names and reasons.
+std::uint64_t answer_bytes(const DnsAnswer &answer) {
+    std::uint64_t bytes = answer.canonical_name.size() + answer.why.size();
+    for (const auto &record : answer.records)
+        bytes += record.size();
+    return bytes;
 }
 
-Lookups::Lookups(std::shared_ptr<Resolver> resolver, ErrorSink on_error)
-    : resolver_(std::move(resolver)), on_error_(std::move(on_error)) {}
+} // namespace
+
+std::shared_ptr<Lookups> Lookups::create(std::shared_ptr<Resolver> resolver, ErrorSink on_error,
+                                         Budget budget) {
+    return std::shared_ptr<Lookups>(new Lookups(std::move(resolver), std::move(on_error), budget));
+}
+
+Lookups::Lookups(std::shared_ptr<Resolver> resolver, ErrorSink on_error, Budget budget)
+    : resolver_(std::move(resolver)), on_error_(std::move(on_error)), budget_(budget) {}
 
 // "TYPE name", the name normalized as normalize_host() does, built in one
 // allocation (get() runs many times per session).
@@ -63,81 +97,159 @@ std::string Lookups::key_of(const std::string &name, DnsType type) {
     return key;
 }
 
+Lookups::Owner Lookups::asking() const {
+    if (continuing.lookups == this)
+        return continuing.owner;
+    return asking_for_transaction_ ? transaction_ : session_owner;
+}
+
 void Lookups::start(const std::string &name, DnsType type, Continuation then) {
     char buffer[288];
     std::string fallback;
     const std::string_view key = key_view(name, type, buffer, sizeof buffer, fallback);
     const std::string_view normalized = key.substr(key.find(' ') + 1);
-    // A completed answer is never changed: a pointer to it stays valid.
-    const DnsAnswer *ready = nullptr;
-    Entry *started = nullptr;
+    std::shared_ptr<Entry> ready;
+    std::shared_ptr<Entry> started;
+    Owner owner = session_owner;
     {
         std::lock_guard lock(mutex_);
+        owner = asking();
+        if (ended(owner))
+            return; // a continuation of a transaction that is over
         auto it = entries_.find(key);
-        const bool inserted = it == entries_.end();
-        if (inserted)
-            it = entries_.try_emplace(std::string(key)).first;
-        Entry &entry = it->second;
-        if (!inserted) {
+        if (it != entries_.end()) {
+            Entry &entry = *it->second;
+            if (owner == session_owner || entry.owner != session_owner)
+                entry.owner = owner;
             if (entry.answer)
-                ready = &*entry.answer;
+                ready = it->second;
             else if (then)
-                entry.waiting.push_back(std::move(then));
+                entry.waiting.push_back({std::move(then), owner});
             if (!ready)
                 return;
         } else {
-            entry.name = normalized;
-            entry.type = type;
+            if (!excess_ && budget_.max_lookups && started_ >= budget_.max_lookups)
+                excess_ = Excess{"lookups", budget_.max_lookups, started_ + 1};
+            if (excess_)
+                return;
+            started = std::make_shared<Entry>();
+            started->name = normalized;
+            started->type = type;
+            started->owner = owner;
             if (then)
-                entry.waiting.push_back(std::move(then));
+                started->waiting.push_back({std::move(then), owner});
+            entries_.emplace(std::string(key), started);
             ++pending_;
-            started = &entry;
+            ++started_;
         }
     }
     if (ready) {
-        if (then)
-            then(*ready);
+        // Set once, never changed; the entry is ours while we hold it.
+        if (then) {
+            const ContinuingGuard guard(this, owner);
+            then(*ready->answer);
+        }
         return;
     }
-    // A late answer for a session that is gone is dropped: the resolver
-    // must never hold the last reference to a session's lookups. Entries
-    // are never erased (nor their names changed), so the entry outlives
-    // the lookup whenever the Lookups does.
+    // A late answer for a session that is gone, or for an entry released
+    // since, is dropped: the resolver must never hold the last reference
+    // to a session's lookups, nor keep a released entry alive.
     std::weak_ptr<Lookups> self = shared_from_this();
-    resolver_->resolve(started->name, type, [self, started](DnsAnswer answer) {
-        if (auto lookups = self.lock())
-            lookups->finish(*started, std::move(answer));
+    std::weak_ptr<Entry> weak_entry = started;
+    resolver_->resolve(started->name, type, [self, weak_entry](DnsAnswer answer) {
+        auto lookups = self.lock();
+        auto entry = weak_entry.lock();
+        if (lookups && entry)
+            lookups->finish(entry, std::move(answer));
     });
 }
 
-void Lookups::finish(Entry &entry, DnsAnswer answer) {
-    std::vector<Continuation> waiting;
-    const DnsAnswer *stored = nullptr;
-    const std::string *name = nullptr;
-    DnsType type{};
+void Lookups::finish(const std::shared_ptr<Entry> &entry, DnsAnswer answer) {
+    std::vector<Waiter> waiting;
+    Owner transaction = 0;
     {
         std::lock_guard lock(mutex_);
-        if (entry.answer)
+        if (entry->answer || entry->erased)
             return; // a second completion is ignored: exactly once
-        // Set once here, never changed nor erased afterwards (nor is the
-        // entry's name): both may be read without the mutex from now on.
-        entry.answer = std::move(answer);
-        stored = &*entry.answer;
-        waiting.swap(entry.waiting);
-        name = &entry.name;
-        type = entry.type;
+        entry->bytes = answer_bytes(answer);
+        held_bytes_ += entry->bytes;
+        if (!excess_ && budget_.max_answer_bytes && held_bytes_ > budget_.max_answer_bytes)
+            excess_ = Excess{"answer-bytes", budget_.max_answer_bytes, held_bytes_};
+        // Set once here, never changed afterwards (nor is the entry's
+        // name): both may be read without the mutex from now on.
+        entry->answer = std::move(answer);
+        waiting.swap(entry->waiting);
+        transaction = transaction_;
     }
+    // Outside the mutex: a continuation dropped may own the last
+    // reference to this Lookups (an SPF evaluation that made its own).
+    std::erase_if(waiting, [&](const Waiter &waiter) {
+        return waiter.owner != session_owner && waiter.owner < transaction;
+    });
     // The lookup counts as pending until its continuations have run, so
-    // that a waiter also waits for the lookups they start.
-    if (stored->is_error() && on_error_)
-        on_error_(*name, type, *stored);
-    for (auto &continuation : waiting)
-        continuation(*stored);
+    // that a waiter also waits for the lookups they start. `entry` keeps
+    // the answer alive even if the entry is released meanwhile.
+    const DnsAnswer &stored = *entry->answer;
+    if (stored.is_error() && on_error_)
+        on_error_(entry->name, entry->type, stored);
+    for (auto &waiter : waiting) {
+        const ContinuingGuard guard(this, waiter.owner);
+        waiter.then(stored);
+    }
     {
         std::lock_guard lock(mutex_);
-        --pending_;
+        if (entry->pending) {
+            entry->pending = false;
+            --pending_;
+        }
     }
     changed_.notify_all();
+}
+
+void Lookups::ask_for_transaction(bool transaction) {
+    std::lock_guard lock(mutex_);
+    asking_for_transaction_ = transaction;
+}
+
+void Lookups::end_transaction() {
+    std::vector<Waiter> dropped; // destroyed outside the mutex
+    {
+        std::lock_guard lock(mutex_);
+        ++transaction_;
+        for (auto &[key, entry] : entries_)
+            for (auto it = entry->waiting.begin(); it != entry->waiting.end();) {
+                if (ended(it->owner)) {
+                    dropped.push_back(std::move(*it));
+                    it = entry->waiting.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+    }
+}
+
+void Lookups::release_ended() {
+    std::vector<std::shared_ptr<Entry>> released; // destroyed outside the mutex
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = entries_.begin(); it != entries_.end();) {
+            Entry &entry = *it->second;
+            if (!ended(entry.owner)) {
+                ++it;
+                continue;
+            }
+            entry.erased = true;
+            if (entry.pending) {
+                entry.pending = false;
+                --pending_;
+            }
+            held_bytes_ -= entry.bytes;
+            released.push_back(std::move(it->second));
+            it = entries_.erase(it);
+        }
+    }
+    if (!released.empty())
+        changed_.notify_all();
 }
 
 std::string_view Lookups::key_view(const std::string &name, DnsType type, char *buffer,
@@ -184,8 +296,8 @@ const DnsAnswer &Lookups::get(const std::string &name, DnsType type) const {
     if (it == entries_.end())
         return never_started;
     // Set once under the mutex, never changed afterwards.
-    if (it->second.answer)
-        return *it->second.answer;
+    if (it->second->answer)
+        return *it->second->answer;
     return unanswered;
 }
 
@@ -195,7 +307,7 @@ bool Lookups::complete(const std::string &name, DnsType type) const {
     const auto key = key_view(name, type, buffer, sizeof buffer, fallback);
     std::lock_guard lock(mutex_);
     auto it = entries_.find(key);
-    return it != entries_.end() && it->second.answer.has_value();
+    return it != entries_.end() && it->second->answer.has_value();
 }
 
 bool Lookups::wait_until(Clock::time_point deadline) {
@@ -203,9 +315,24 @@ bool Lookups::wait_until(Clock::time_point deadline) {
     return changed_.wait_until(lock, deadline, [this] { return pending_ == 0; });
 }
 
-std::size_t Lookups::started() const {
+std::optional<Lookups::Excess> Lookups::exhausted() const {
+    std::lock_guard lock(mutex_);
+    return excess_;
+}
+
+std::uint64_t Lookups::started() const {
+    std::lock_guard lock(mutex_);
+    return started_;
+}
+
+std::size_t Lookups::held() const {
     std::lock_guard lock(mutex_);
     return entries_.size();
+}
+
+std::uint64_t Lookups::held_bytes() const {
+    std::lock_guard lock(mutex_);
+    return held_bytes_;
 }
 
 } // namespace portcullis

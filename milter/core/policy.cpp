@@ -11,6 +11,10 @@ constexpr std::string_view dns_error_text[] = {
 constexpr std::string_view internal_error_text[] = {
     "Temporary local problem, please try again later.",
 };
+constexpr std::string_view session_budget_text[] = {
+    "Too much in one session from ${client_addr}: ${detail}.",
+    "Please open a new connection.",
+};
 constexpr std::string_view score_text[] = {
     "Too many policy problems with client ${client_addr} (score ${score}): ${detail}.",
     "See ${url}",
@@ -46,6 +50,25 @@ constexpr RuleSpec rules[] = {
      .reject = "550 5.3.0",
      .tempfail = "451 4.3.0",
      .text = internal_error_text,
+     .may_reject = false},
+    // Beyond a budget, the session's next connection starts afresh: a
+    // condition of this connection, not of the mail, so it never rejects
+    // (Postfix's own per-session limits answer 421 and 452 too). 421
+    // makes the MTA close the session, at HELO as well.
+    {.id = session_budget_rule,
+     .stage = Stage::helo,
+     .default_action = "tempfail",
+     .summary = "one SMTP session goes beyond a session.max-* budget (HELO/EHLO commands, "
+                "transactions, recipients, DNS lookups or answer bytes held), at HELO, MAIL or "
+                "RCPT",
+     .help = "Your server sent more in one SMTP session than a mail server needs (many "
+             "HELO/EHLO, MAIL or RCPT commands), or made this server look up more DNS data "
+             "for one session than it allows. Nothing is wrong with the mail itself: open a "
+             "new connection and it is handled as usual. If your server meets this often, "
+             "send fewer messages per connection.",
+     .reject = "550 5.7.0",
+     .tempfail = "421 4.7.0",
+     .text = session_budget_text,
      .may_reject = false},
 };
 

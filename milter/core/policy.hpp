@@ -40,13 +40,16 @@ struct StagedResult {
 Decision decide(std::span<const StagedResult> results, const Config &config);
 
 // Rules that no check reports but the policy itself: a DNS error of a
-// check whose rule would act, the score reaching a threshold, and an
+// check whose rule would act, the score reaching a threshold, an
 // internal error of portcullis (an exception while handling a command,
-// which the milter glue tempfails). They have replies and help texts,
-// but no policy.<rule> option.
+// which the milter glue tempfails), and a session going beyond its
+// budget (session.max-*; the session tempfails it at the command that
+// went beyond). They have replies and help texts, but no policy.<rule>
+// option.
 inline constexpr std::string_view dns_error_rule = "dns-error";
 inline constexpr std::string_view score_rule = "score";
 inline constexpr std::string_view internal_error_rule = "internal-error";
+inline constexpr std::string_view session_budget_rule = "session-budget";
 std::span<const RuleSpec> policy_rules();
 
 } // namespace portcullis

@@ -102,6 +102,14 @@ bool set_reply(SMFICTX *ctx, const Reply &reply) {
     return result == MI_SUCCESS;
 }
 
+// HELO and MAIL refuse only beyond the session's budget.
+sfsistat answer_command(SMFICTX *ctx, const CommandAnswer &answer) {
+    if (answer.verdict != Verdict::tempfail)
+        return SMFIS_CONTINUE;
+    set_reply(ctx, answer.reply);
+    return SMFIS_TEMPFAIL;
+}
+
 template <typename Body> sfsistat guarded(SMFICTX *ctx, const char *stage, Body body) {
     try {
         return body();
@@ -169,7 +177,7 @@ sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *address) {
 sfsistat on_helo(SMFICTX *ctx, char *name) {
     return guarded(ctx, "helo", [&] {
         if (auto *session = session_of(ctx))
-            session->helo(name ? name : "");
+            return answer_command(ctx, session->helo(name ? name : ""));
         return SMFIS_CONTINUE;
     });
 }
@@ -177,7 +185,8 @@ sfsistat on_helo(SMFICTX *ctx, char *name) {
 sfsistat on_mail(SMFICTX *ctx, char **argv) {
     return guarded(ctx, "mail", [&] {
         if (auto *session = session_of(ctx))
-            session->mail(strip_brackets(argv ? argv[0] : nullptr), macro(ctx, "{auth_authen}"));
+            return answer_command(ctx, session->mail(strip_brackets(argv ? argv[0] : nullptr),
+                                                     macro(ctx, "{auth_authen}")));
         return SMFIS_CONTINUE;
     });
 }

@@ -65,8 +65,9 @@ void write_defaults(std::ostream &out) {
     out << ".RS 4\n.nf\n";
     for (const auto &rule : rule_table())
         out << defaults_line(rule) << "\n";
-    out << defaults_line(*find_rule(policy_rules(), dns_error_rule)) << "\n";
-    out << defaults_line(*find_rule(policy_rules(), internal_error_rule)) << "\n";
+    for (const auto &rule : policy_rules())
+        if (!acting_code(rule).empty())
+            out << defaults_line(rule) << "\n";
     out << ".fi\n.RE\n";
 }
 

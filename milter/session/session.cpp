@@ -63,7 +63,9 @@ Session::Session(std::shared_ptr<const Runtime> runtime, std::string id)
                     std::string(to_string(type)) + " status=" + std::string(to_string(a.status)) +
                     " why=\"" + log_quoted(a.why) + "\"");
     };
-    lookups_ = Lookups::create(runtime_->resolver, std::move(on_error));
+    const auto &budget = config().session;
+    lookups_ = Lookups::create(runtime_->resolver, std::move(on_error),
+                               {budget.max_lookups, budget.max_answer_bytes});
 }
 
 void Session::connect(std::optional<IpAddress> client, std::string client_name,
@@ -86,31 +88,44 @@ void Session::connect(std::optional<IpAddress> client, std::string client_name,
     }
 }
 
-void Session::helo(std::string name) {
+CommandAnswer Session::helo(std::string name) {
     if (facts_.helo_count == 0)
         facts_.first_helo = name;
     facts_.helo = std::move(name);
     ++facts_.helo_count;
     identity_.update(facts_);
     reset_transaction();
-    if (!is_trusted())
+    const bool refused = over_budget(Stage::helo);
+    if (!refused && !is_trusted())
         prefetch(Stage::helo);
+    lookups_->release_ended();
+    return refused ? refused_command() : CommandAnswer{};
 }
 
-void Session::mail(std::string sender, std::string auth_user) {
+CommandAnswer Session::mail(std::string sender, std::string auth_user) {
     reset_transaction();
     facts_.sender = std::move(sender);
     facts_.sender_seen = true;
     facts_.auth_user = std::move(auth_user);
     identity_.update(facts_);
-    if (!is_trusted())
+    ++transactions_;
+    const bool refused = over_budget(Stage::mail);
+    if (!refused && !is_trusted()) {
+        // What the MAIL checks start belongs to this transaction; what
+        // the previous one asked and this one does not is released below.
+        lookups_->ask_for_transaction(true);
         prefetch(Stage::mail);
+        lookups_->ask_for_transaction(false);
+    }
+    lookups_->release_ended();
+    return refused ? refused_command() : CommandAnswer{};
 }
 
 void Session::reset_transaction() {
     evaluation_.reset();
     notes_->forget_transaction();
     queue_id_.clear();
+    lookups_->end_transaction();
 }
 
 CheckContext Session::context() const {
@@ -227,7 +242,14 @@ Reply Session::render(const Decision &decision, const std::string &recipient) co
 }
 
 RecipientAnswer Session::recipient(const std::string &address) {
+    ++recipients_;
+    if (over_budget(Stage::rcpt, address))
+        return refused_recipient(address);
     const auto &evaluation = evaluate();
+    // A lookup budget spent while waiting leaves checks without answers:
+    // the budget decides, not the DNS errors it caused.
+    if (over_budget(Stage::rcpt, address))
+        return refused_recipient(address);
     const auto &decision = evaluation.decision;
     RecipientAnswer answer;
     answer.policy_verdict = decision.verdict;
@@ -270,6 +292,93 @@ void Session::log_decision(const RecipientAnswer &answer, const std::string &rec
     for (const auto *logged : evaluation.decision.logged)
         line += " log=" + logged->rule;
     log_message(refused && !answer.exempt && !answer.dry_run ? LOG_NOTICE : LOG_INFO, line);
+}
+
+std::optional<CheckResult> Session::budget_excess() const {
+    const auto &budget = config().session;
+    auto excess = [](std::string name, std::uint64_t limit, std::string what) {
+        CheckResult result{"session",
+                           std::string(session_budget_rule),
+                           Outcome::fail,
+                           "more than " + std::to_string(limit) + " " + what,
+                           {}};
+        result.vars["session_budget"] = std::move(name);
+        result.vars["session_budget_limit"] = std::to_string(limit);
+        return result;
+    };
+    if (budget.max_helos && static_cast<unsigned>(facts_.helo_count) > budget.max_helos)
+        return excess("helos", budget.max_helos, "HELO/EHLO commands");
+    if (budget.max_transactions && transactions_ > budget.max_transactions)
+        return excess("transactions", budget.max_transactions, "transactions");
+    if (budget.max_recipients && recipients_ > budget.max_recipients)
+        return excess("recipients", budget.max_recipients, "recipients");
+    if (const auto spent = lookups_->exhausted())
+        return excess(spent->budget, spent->limit,
+                      spent->budget == "lookups" ? "DNS lookups" : "bytes of DNS answers held");
+    return std::nullopt;
+}
+
+bool Session::over_budget(Stage stage, const std::string &recipient) {
+    if (over_budget_)
+        return true;
+    if (is_trusted())
+        return false;
+    over_budget_ = budget_excess();
+    if (!over_budget_)
+        return false;
+    over_budget_stage_ = stage;
+    log_over_budget(recipient);
+    return true;
+}
+
+// The one line a session beyond its budget logs, in the form of the
+// decision lines.
+void Session::log_over_budget(const std::string &recipient) const {
+    const auto reply = render(budget_decision(), recipient);
+    std::string line = "session=" + id_ +
+                       " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
+                       " ptr=" + log_safe(facts_.client_name, 255) +
+                       " helo=" + log_safe(facts_.helo, 255) + " from=" + angle(facts_.sender);
+    if (over_budget_stage_ == Stage::rcpt)
+        line += " rcpt=" + angle(recipient);
+    line += " stage=" + std::string(to_string(over_budget_stage_)) + " rule=" + over_budget_->rule +
+            " action=tempfail code=\"" + reply.code + " " + reply.status +
+            "\" budget=" + over_budget_->vars.at("session_budget") +
+            " limit=" + over_budget_->vars.at("session_budget_limit");
+    if (config().dry_run)
+        line += " dry-run=yes";
+    line += " text=\"" + log_quoted(reply.text(), 600) + "\"";
+    log_message(config().dry_run ? LOG_INFO : LOG_NOTICE, line);
+}
+
+Decision Session::budget_decision() const {
+    Decision decision;
+    decision.verdict = Verdict::tempfail;
+    decision.stage = over_budget_stage_;
+    decision.rule = std::string(session_budget_rule);
+    decision.reply_id = decision.rule;
+    decision.cause = over_budget_ ? &*over_budget_ : nullptr;
+    return decision;
+}
+
+CommandAnswer Session::refused_command() {
+    CommandAnswer answer;
+    answer.reply = render(budget_decision(), "");
+    answer.rule = std::string(session_budget_rule);
+    if (!config().dry_run)
+        answer.verdict = Verdict::tempfail;
+    return answer;
+}
+
+RecipientAnswer Session::refused_recipient(const std::string &recipient) {
+    RecipientAnswer answer;
+    answer.policy_verdict = Verdict::tempfail;
+    answer.rule = std::string(session_budget_rule);
+    answer.reply = render(budget_decision(), recipient);
+    answer.dry_run = config().dry_run;
+    if (!answer.dry_run)
+        answer.verdict = Verdict::tempfail;
+    return answer;
 }
 
 bool recipient_matches(const std::string &recipient, const std::vector<std::string> &patterns) {

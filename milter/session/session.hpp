@@ -5,6 +5,12 @@
 // in flight, evaluates the checks of every stage seen so far, and turns
 // the verdict into a per-recipient answer: exempt recipients
 // (postmaster@, abuse@) get through whatever the verdict.
+// A session has a budget (session.max-*: HELOs, transactions, recipients,
+// DNS lookups, answer bytes held): beyond it, the command that went
+// beyond and every later one get the session-budget tempfail, even at
+// HELO and MAIL, one line is logged and no further lookup starts. The
+// lookups of a transaction are released when the next MAIL or HELO
+// starts (those it asks for again are kept).
 // Not thread-safe: the MTA sends one command at a time per session.
 #pragma once
 
@@ -31,6 +37,14 @@ struct Evaluation {
     std::string skip_reason; // why checks were skipped
 };
 
+// The answer to HELO or MAIL: continue, unless the session went beyond
+// its budget (nothing else refuses before RCPT).
+struct CommandAnswer {
+    Verdict verdict = Verdict::continue_; // what goes to the MTA
+    Reply reply;                          // set when the budget refused (also in dry-run)
+    std::string rule;                     // session-budget then
+};
+
 struct RecipientAnswer {
     Verdict verdict = Verdict::continue_;        // what goes to the MTA
     Verdict policy_verdict = Verdict::continue_; // what the policy decided
@@ -48,8 +62,8 @@ class Session {
 
     void connect(std::optional<IpAddress> client, std::string client_name, std::string mta_hostname,
                  std::optional<IpAddress> daemon_address);
-    void helo(std::string name);
-    void mail(std::string sender, std::string auth_user);
+    CommandAnswer helo(std::string name);
+    CommandAnswer mail(std::string sender, std::string auth_user);
     RecipientAnswer recipient(const std::string &address);
     // RSET, a new HELO, or the end of a message: forget the transaction.
     void reset_transaction();
@@ -70,6 +84,8 @@ class Session {
     const ClientIdentity &identity() const { return identity_; }
     const Config &config() const { return *runtime_->config; }
     const std::string &id() const { return id_; }
+    // The session's lookups, to see what it holds (tests, reports).
+    const Lookups &lookups() const { return *lookups_; }
 
   private:
     CheckContext context() const;
@@ -81,6 +97,15 @@ class Session {
     std::string allow_undecided() const;
     bool exempt(const std::string &recipient) const;
     void log_decision(const RecipientAnswer &answer, const std::string &recipient) const;
+    // Whether the session is beyond its budget, now or since earlier; the
+    // first time, the finding is kept and logged. Trusted clients are not
+    // held to it.
+    bool over_budget(Stage stage, const std::string &recipient = "");
+    void log_over_budget(const std::string &recipient) const;
+    std::optional<CheckResult> budget_excess() const;
+    Decision budget_decision() const;
+    CommandAnswer refused_command();
+    RecipientAnswer refused_recipient(const std::string &recipient);
 
     std::shared_ptr<const Runtime> runtime_;
     std::string id_;
@@ -90,6 +115,10 @@ class Session {
     std::shared_ptr<Lookups> lookups_;
     std::shared_ptr<SessionNotes> notes_ = SessionNotes::create();
     std::optional<Evaluation> evaluation_;
+    unsigned transactions_ = 0;
+    std::uint64_t recipients_ = 0;
+    std::optional<CheckResult> over_budget_; // rule session-budget, once beyond
+    Stage over_budget_stage_ = Stage::helo;
 };
 
 // True when `recipient` matches one of the patterns local@domain, where

@@ -219,6 +219,26 @@ case_helo_repeated_same_accepted() {
     expect_reply "$LAST_TRANSCRIPT" "$RCPT" 250 && milter_alive
 }
 
+# Beyond session.max-helos (10), the EHLO that goes beyond gets the
+# session-budget 421, and Postfix closes the session on it.
+case_session_budget_closes_session() {
+    use_milter "$ENFORCE_CONF" || return 1
+    local ehlos=() i
+    for i in $(seq 1 11); do ehlos+=("EHLO h$i.attacker.test"); done
+    smtp_dialogue session-budget 'EHLO localhost' \
+        'XCLIENT ADDR=192.0.2.10 NAME=good.example.test' "${ehlos[@]}" "MAIL FROM:<$FROM>"
+    expect_reply "$LAST_TRANSCRIPT" 'EHLO h10.attacker.test' 250 || return 1
+    expect_reply "$LAST_TRANSCRIPT" 'EHLO h11.attacker.test' 421 4.7.0 session-budget || return 1
+    # The MAIL sent after it finds the connection closed, unanswered.
+    if ! grep -a -q '^\*\*\* connection closed by server' "$LAST_TRANSCRIPT" ||
+        [ -n "$(reply_to "$LAST_TRANSCRIPT" MAIL)" ]; then
+        note "    Postfix did not close the session after the 421:"
+        note_transcript "$LAST_TRANSCRIPT"
+        return 1
+    fi
+    expect_log 'rule=session-budget .*budget=helos limit=10 ' && milter_alive
+}
+
 case_trusted_client_accepted() {
     use_milter "$ENFORCE_CONF" || return 1
     smtp trusted 192.0.2.99 '[UNAVAILABLE]' host99.example.test "$FROM" "$TO"
@@ -451,7 +471,8 @@ run_protocol_cases() {
         -D "pid=$MILTER_PID") >"$out/miltertest" 2>&1
     status=$?
     count_script_cases miltertest "$out/miltertest" "$status"
-    "$PYTHON" "$HERE/milter_raw.py" "unix:$socket" "$MILTER_PID" >"$out/milter-raw" 2>&1
+    "$PYTHON" "$HERE/milter_raw.py" "unix:$socket" "$MILTER_PID" "$MILTER_LOG" \
+        >"$out/milter-raw" 2>&1
     status=$?
     count_script_cases milter-raw "$out/milter-raw" "$status"
     stop_milter
@@ -545,6 +566,7 @@ run_all_cases() {
     run_case helo-cname-only-accepted case_helo_cname_only_accepted
     run_case helo-changed-rejected case_helo_changed_rejected
     run_case helo-repeated-same-accepted case_helo_repeated_same_accepted
+    run_case session-budget-closes-session case_session_budget_closes_session
     run_case trusted-client-accepted case_trusted_client_accepted
     run_case authenticated-client-accepted case_authenticated_client_accepted
     run_case allow-network-accepted case_allow_network_accepted

@@ -3,7 +3,8 @@
 arguments over about 1 KB (a fixed buffer of its own), and only ever sends
 well-formed packets. This script speaks the milter protocol itself.
 
-Usage: milter_raw.py unix:PATH|inet:PORT@HOST PID
+Usage: milter_raw.py unix:PATH|inet:PORT@HOST PID [LOG]
+LOG is the milter's log (its stderr), for the cases that read it.
 Prints "PASS name" / "FAIL name" (with indented detail) per case and
 "DONE" at the end. After every case the milter process PID must exist and
 answer a fresh connection. A command longer than libmilter's 64 KB limit
@@ -14,8 +15,10 @@ import os
 import socket
 import struct
 import sys
+import time
 
 GOOD_IP, GOOD_NAME = "192.0.2.10", "good.example.test"
+MILTER_LOG = None  # set by main() from the optional third argument
 
 # Protocol bits (libmilter/mfdef.h).
 NR_CONN, NR_HELO, NR_MAIL, NR_RCPT = 0x1000, 0x2000, 0x4000, 0x8000
@@ -296,6 +299,76 @@ def case_libmilter_refusals(address):
         session.close()
 
 
+def log_lines_since(offset, pattern, settle=1.0, limit=10.0):
+    """The milter log's lines after byte `offset` that contain `pattern`,
+    once at least one is there (waiting up to `limit` s for the log
+    writer) and `settle` s passed without another."""
+    if not MILTER_LOG:
+        raise AssertionError("no milter log given (third argument)")
+    found, deadline, last_change = [], time.time() + limit, time.time()
+    while time.time() < deadline:
+        with open(MILTER_LOG, "rb") as log:
+            log.seek(offset)
+            now = [line for line in log.read().decode("utf-8", "replace").splitlines()
+                   if pattern in line]
+        if len(now) != len(found):
+            found, last_change = now, time.time()
+        if found and time.time() - last_change >= settle:
+            break
+        time.sleep(0.1)
+    return found
+
+
+def log_size():
+    return os.path.getsize(MILTER_LOG) if MILTER_LOG else 0
+
+
+# Issue item 7: each EHLO started lookups of the name the client gave (A,
+# AAAA, SPF), none was ever released and nothing capped them: 500 EHLOs
+# made about 1,900 DNS queries and 17 MB. Beyond the session budget the
+# client is tempfailed with 421 (Postfix then closes the session), every
+# later command too, with one log line.
+MANY_EHLOS = 500
+
+
+def budget_reply(data):
+    """A reply of rule session-budget: every line 421 4.7.0 (421-4.7.0
+    before the last), one of them naming the rule."""
+    lines = data.rstrip(b"\0").decode("ascii", "replace").split("\r\n")
+    return (all(line.startswith("421-4.7.0 ") for line in lines[:-1])
+            and lines[-1].startswith("421 4.7.0 ")
+            and any("session-budget" in line for line in lines))
+
+
+def case_defect_sessions_grow_without_bound(address):
+    offset = log_size()
+    session = open_session(address, helo=None)
+    refused_at, reply = None, b""
+    for i in range(1, MANY_EHLOS + 1):
+        session.send(b"H", z("h%d.attacker.test" % i))
+        name, data = session.reply()
+        if name not in PASSES:
+            refused_at, reply = i, data
+            break
+    if refused_at is None:
+        raise AssertionError("%d EHLOs of names the client chose, none refused" % MANY_EHLOS)
+    if not budget_reply(reply):
+        raise AssertionError("EHLO #%d: reply %r, wanted 421 4.7.0 naming session-budget"
+                             % (refused_at, reply))
+    # libmilter itself drops a RCPT after a refused MAIL (no MTA sends one).
+    for command, data in ((b"M", z("<a@example.test>")), (b"H", z("again.attacker.test"))):
+        session.send(command, data)
+        name, data = session.reply()
+        if name != "replycode" or not budget_reply(data):
+            raise AssertionError("%s after the budget: %s %r, wanted 421 4.7.0"
+                                 % (command.decode(), name, data[:80]))
+    session.close()
+    lines = log_lines_since(offset, "rule=session-budget")
+    if len(lines) != 1 or "budget=helos" not in lines[0]:
+        raise AssertionError("wanted one session-budget log line naming budget=helos, got %d: %r"
+                             % (len(lines), lines[:3]))
+
+
 CASES = [
     ("helo-100k", case_helo_100k),
     ("helo-64k", case_helo_64k),
@@ -308,6 +381,7 @@ CASES = [
     ("connect-odd-addresses", case_connect_odd_addresses),
     ("callbacks-without-connect", case_callbacks_without_connect),
     ("libmilter-refusals", case_libmilter_refusals),
+    ("defect-sessions-grow-without-bound", case_defect_sessions_grow_without_bound),
 ]
 
 
@@ -329,9 +403,11 @@ def answering(address):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: milter_raw.py unix:PATH|inet:PORT@HOST PID")
+    global MILTER_LOG
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: milter_raw.py unix:PATH|inet:PORT@HOST PID [LOG]")
     address, pid = sys.argv[1], int(sys.argv[2])
+    MILTER_LOG = sys.argv[3] if len(sys.argv) == 4 else None
     for name, function in CASES:
         problem = None
         try:
