@@ -80,6 +80,13 @@ case_config_check_bad_dnsbl_entry() {
     config_check_bad config-bad-dnsbl 'zone' '[dnsbl]' 'zone = bl.test=127.0.0.[2..'
 }
 
+# deny.sender and exempt-recipients share one address-pattern syntax:
+# an entry that can match no address is an error.
+case_defect_n_unmatchable_sender_pattern() {
+    have_milter || return 1
+    config_check_bad config-unmatchable-sender 'deny\.sender' '[deny]' 'sender = spam*@bad.test'
+}
+
 # --- enforce mode through Postfix --------------------------------------
 
 case_good_client_accepted() {
@@ -252,6 +259,27 @@ case_deny_network_rejected() {
 case_deny_sender_rejected() {
     use_milter "$ENFORCE_CONF" || return 1
     smtp deny-sender 192.0.2.10 good.example.test good.example.test someone@bad.test "$TO"
+    expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 '' deny-sender && milter_alive
+}
+
+# deny.sender = *@bad.test, the spelling exempt-recipients uses for a
+# domain, passed -n but never matched: it must refuse someone@bad.test.
+case_defect_deny_sender_star_pattern() {
+    have_milter || return 1
+    local conf=$WORK/deny-star.conf out=$WORK/transcripts/deny-star-check
+    write_milter_config "$conf" "$MILTER_SOCKET"
+    sed -i 's/^sender = @bad\.test$/sender = *@bad.test/' "$conf"
+    if ! grep -q -x -F 'sender = *@bad.test' "$conf"; then
+        note "    $conf has no line 'sender = *@bad.test'"
+        return 1
+    fi
+    if ! "$MILTER_BIN" -n -c "$conf" >"$out" 2>&1; then
+        note "    portcullis -n -c $conf exited non-zero:"
+        note_file "$out"
+        return 1
+    fi
+    use_milter "$conf" || return 1
+    smtp deny-sender-star 192.0.2.10 good.example.test good.example.test someone@bad.test "$TO"
     expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 '' deny-sender && milter_alive
 }
 
@@ -527,6 +555,7 @@ run_all_cases() {
     run_case config-check-good case_config_check_good
     run_case config-check-misspelt-option case_config_check_misspelt_option
     run_case config-check-bad-dnsbl-entry case_config_check_bad_dnsbl_entry
+    run_case defect-n-unmatchable-sender-pattern case_defect_n_unmatchable_sender_pattern
     run_case good-client-accepted case_good_client_accepted
     run_case rdns-missing-rejected case_rdns_missing_rejected
     run_case rdns-unconfirmed-tempfailed case_rdns_unconfirmed_tempfailed
@@ -548,6 +577,7 @@ run_all_cases() {
     run_case allow-network-accepted case_allow_network_accepted
     run_case deny-network-rejected case_deny_network_rejected
     run_case deny-sender-rejected case_deny_sender_rejected
+    run_case defect-deny-sender-star-pattern case_defect_deny_sender_star_pattern
     run_case ipv6-good-client-accepted case_ipv6_good_client_accepted
     run_case ipv6-rdns-missing-rejected case_ipv6_rdns_missing_rejected
     run_case check-cli-matches-milter case_check_cli_matches_milter
