@@ -39,12 +39,6 @@ unsigned octal_mode(const OptionValue &in) {
     return bits;
 }
 
-std::vector<std::string> lower_case(std::vector<std::string> words) {
-    for (auto &word : words)
-        word = to_lower(word);
-    return words;
-}
-
 std::vector<std::string> host_names(const OptionValue &in) {
     std::vector<std::string> names;
     for (const auto &name : in.list())
@@ -82,6 +76,19 @@ std::vector<std::string> forwarders(const OptionValue &in) {
     return forwarders;
 }
 
+// The options that match mail addresses share one syntax (address_pattern.hpp).
+std::vector<AddressPattern> address_patterns(const OptionValue &in) {
+    std::vector<AddressPattern> patterns;
+    for (const auto &entry : in.list()) {
+        std::string error;
+        if (auto pattern = AddressPattern::parse(entry, &error))
+            patterns.push_back(std::move(*pattern));
+        else
+            in.fail(entry, "'" + entry + "': " + error);
+    }
+    return patterns;
+}
+
 std::vector<DnsblZone> zones(const OptionValue &in) {
     std::vector<DnsblZone> zones;
     for (const auto &entry : in.list()) {
@@ -116,10 +123,10 @@ constexpr BoundOption general_options[] = {
       "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"},
      [](const OptionValue &in, Config &config) { config.log_facility = in.choice(); }},
     {{"exempt-recipients", OptionType::list, "postmaster@* abuse@*",
-      "recipients accepted whatever the verdict (local@domain, * matches any local part or "
-      "domain)"},
+      "recipients accepted whatever the verdict, as address patterns: user@domain, user@, "
+      "@domain, domain (and below), .domain (below)"},
      [](const OptionValue &in, Config &config) {
-         config.exempt_recipients = lower_case(in.list());
+         config.exempt_recipients = address_patterns(in);
      }},
     {{"trusted-networks", OptionType::list, "127.0.0.0/8 ::1/128",
       "clients in these networks skip every check"},
@@ -224,8 +231,8 @@ constexpr BoundOption general_options[] = {
     {{"deny.network", OptionType::list, "", "clients in these networks are refused (deny-network)"},
      [](const OptionValue &in, Config &config) { config.deny_networks = in.networks(); }},
     {{"deny.sender", OptionType::list, "",
-      "envelope senders refused (deny-sender): user@domain, @domain or domain"},
-     [](const OptionValue &in, Config &config) { config.deny_senders = lower_case(in.list()); }},
+      "envelope senders refused (deny-sender), as address patterns like exempt-recipients"},
+     [](const OptionValue &in, Config &config) { config.deny_senders = address_patterns(in); }},
 };
 
 // The policy section's own options; the policy.<rule> ones follow them,

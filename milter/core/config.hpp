@@ -9,6 +9,7 @@
 #pragma once
 
 #include "address.hpp"
+#include "address_pattern.hpp"
 #include "rule.hpp"
 #include "verdict.hpp"
 
@@ -60,7 +61,7 @@ struct Config {
     std::string group;
     bool dry_run = false;
     std::string log_facility;
-    std::vector<std::string> exempt_recipients;
+    std::vector<AddressPattern> exempt_recipients;
     std::vector<Network> trusted_networks;
     std::vector<std::string> own_hostnames; // lower-case
     std::vector<IpAddress> own_addresses;
@@ -97,7 +98,7 @@ struct Config {
     std::vector<Network> allow_networks;
     std::vector<Network> deny_networks;
     std::vector<std::string> allow_hostnames; // lower-case suffixes
-    std::vector<std::string> deny_senders;    // lower-case addresses, "@domain" or "domain"
+    std::vector<AddressPattern> deny_senders;
 
     std::map<std::string, Action, std::less<>> actions; // rule id -> action
     // The rules declared with may_reject = false (temporary conditions):

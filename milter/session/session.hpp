@@ -92,10 +92,6 @@ class Session {
     std::optional<Evaluation> evaluation_;
 };
 
-// True when `recipient` matches one of the patterns local@domain, where
-// either side may be '*'; a bare "postmaster" matches "postmaster@*".
-bool recipient_matches(const std::string &recipient, const std::vector<std::string> &patterns);
-
 // A new session id: short, unique within this process's lifetime.
 std::string next_session_id();
 

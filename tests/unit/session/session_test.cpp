@@ -261,17 +261,31 @@ TEST_CASE("the check report says what the milter does") {
           std::string::npos);
 }
 
-TEST_CASE("recipient patterns") {
-    const std::vector<std::string> patterns = {"postmaster@*", "abuse@*", "*@exempt.example",
-                                               "ops@dest.example"};
-    CHECK(recipient_matches("postmaster@any.example", patterns));
-    CHECK(recipient_matches("<POSTMASTER@any.example>", patterns));
-    CHECK(recipient_matches("postmaster", patterns));
-    CHECK(recipient_matches("x@exempt.example", patterns));
-    CHECK(recipient_matches("ops@dest.example", patterns));
-    CHECK_FALSE(recipient_matches("ops@other.example", patterns));
-    CHECK_FALSE(recipient_matches("postmaster.fake@x.example", patterns));
-    CHECK_FALSE(recipient_matches("", patterns));
+TEST_CASE("exempt-recipients takes address patterns and exempts only those recipients") {
+    // 192.0.2.30 has no PTR: refused for everyone but the exempt.
+    const auto runtime =
+        runtime_with({{"exempt-recipients",
+                       "postmaster@* abuse@ *@exempt.example ops@dest.example hostmaster"}});
+    const Client client{"192.0.2.30", "mail.good.example", "a@good.example"};
+    const std::pair<const char *, bool> rows[] = {
+        {"postmaster@any.example", true},
+        {"<POSTMASTER@any.example>", true},
+        {"postmaster", true},
+        {"abuse@any.example", true},
+        {"x@exempt.example", true},
+        {"ops@dest.example", true},
+        {"hostmaster@dest.example", true},
+        {"ops@other.example", false},
+        {"postmaster.fake@x.example", false},
+        {"x@sub.exempt.example", false},
+        {"user@dest.example", false},
+    };
+    for (const auto &[recipient, exempt] : rows) {
+        CAPTURE(recipient);
+        const auto answer = run(runtime, client, recipient);
+        CHECK(answer.exempt == exempt);
+        CHECK(answer.verdict == (exempt ? Verdict::continue_ : Verdict::reject));
+    }
 }
 
 TEST_CASE("defect: a DNS failure can undo an allow listing") {
