@@ -258,3 +258,26 @@ TEST_CASE("durations and sizes") {
     CHECK(parse_size("1G") == 1u << 30);
     CHECK_FALSE(parse_size("lots"));
 }
+
+// The command line wins over the file, so its errors are its own: they
+// were reported as "FILE: OPTION: ..." (or at the line the command line
+// overrode), as if the file were at fault.
+TEST_CASE("defect: an error in a command-line option is blamed on the file") {
+    TempFile file("mode = enforce\n[resolver]\ntimeout = 5s\n[dnsbl]\nzone = ok.example\n");
+    const auto loaded = load_config(file.path, {{"mode", "maybe"},
+                                                {"resolver.timeout", "soon"},
+                                                {"dnsbl.zone", "bad.example=127.0.0.[2.."}});
+    CHECK_FALSE(loaded.config);
+    REQUIRE(loaded.errors.size() == 3);
+    for (const auto &error : loaded.errors) {
+        CAPTURE(error.to_string());
+        CHECK(error.to_string().rfind("command line: " + error.option + ": ", 0) == 0);
+    }
+
+    // A list adds the command line's words to the file's: an error in a
+    // word of the file still names its line.
+    TempFile list("[dnsbl]\nzone = ok.example\nzone = bad.example=127.0.0.[2..\n");
+    const auto mixed = load_config(list.path, {{"dnsbl.zone", "more.example"}});
+    REQUIRE(mixed.errors.size() == 1);
+    CHECK(mixed.errors[0].to_string().rfind(list.path + ":3: dnsbl.zone: ", 0) == 0);
+}
