@@ -5,7 +5,9 @@
 // the Boost.Program_options description, `--help`, the conversion and
 // the check against portcullis.conf(5) all come from that table.
 // load_config() returns either a Config or errors that name the file,
-// line and option.
+// line and option; a Config remembers where its options were set, so
+// that the later load steps (the files the options name) can report
+// their errors the same way (Config::error()).
 #pragma once
 
 #include "address.hpp"
@@ -15,6 +17,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -49,6 +52,22 @@ struct DnsblZone {
     // Does a returned A record (dotted quad) match the filter?
     bool matches(std::string_view address) const;
 };
+
+// What is wrong with an option, and where its value came from.
+struct ConfigError {
+    enum class Source { file, command_line, default_value };
+    std::string file; // the configuration file
+    int line = 0;     // 0 when not from a file line
+    std::string option;
+    std::string message;
+    Source source = Source::file;
+    // "FILE:LINE: OPTION: message" for a line of the file ("FILE: message"
+    // for the file as a whole), "command line: OPTION: message" for a
+    // --name=value, "default: OPTION: message" for an option not set.
+    std::string to_string() const;
+};
+
+class OptionOrigins; // config_file.hpp
 
 // Filled in by load_config(). The member initializers are neutral values,
 // not defaults: an option's default is written in option_table() only.
@@ -109,18 +128,23 @@ struct Config {
     double score_reject = 0;
 
     const Action &action_for(std::string_view rule) const;
-};
 
-struct ConfigError {
-    std::string file;
-    int line = 0; // 0 when not from a file line
-    std::string option;
-    std::string message;
-    std::string to_string() const;
+    // Where each option was set (null in a Config made by hand).
+    std::shared_ptr<const OptionOrigins> origins;
+    // An error about `option`, located as load_config() locates its own:
+    // at the line that sets it to a value holding `value` (a word as
+    // written, or a file name as resolved), on the command line, or at
+    // its default.
+    ConfigError error(std::string_view option, std::string_view value, std::string message) const;
 };
 
 struct ConfigResult {
-    std::optional<Config> config;
+    std::optional<Config> config; // only when there are no errors
+    // With errors: the configuration converted all the same (a failing
+    // option at a harmless value), so that the load steps after this one
+    // can check the files it names and report their errors in the same
+    // run. Empty when the file could not be read or parsed.
+    std::optional<Config> partial;
     std::vector<ConfigError> errors;
 };
 

@@ -41,10 +41,10 @@ runtime_with(std::vector<std::pair<std::string, std::string>> options,
     for (const auto &error : loaded.errors)
         MESSAGE(error.to_string());
     REQUIRE(loaded.config);
-    std::vector<std::string> errors;
+    std::vector<ConfigError> errors;
     auto runtime = Runtime::build(std::move(*loaded.config), errors, std::move(dns));
     for (const auto &error : errors)
-        MESSAGE(error);
+        MESSAGE(error.to_string());
     REQUIRE(runtime);
     return runtime;
 }
@@ -259,6 +259,24 @@ TEST_CASE("the check report says what the milter does") {
     CHECK(json["recipients"][0]["exempt"] == true);
     CHECK(report_text(report).find("decision: reject at connect by rule rdns-missing") !=
           std::string::npos);
+}
+
+TEST_CASE("Runtime::load names the option of every file it cannot load, in one run") {
+    const auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf",
+                                    {{"replies-file", "/nonexistent/replies.conf"},
+                                     {"generic-rdns-patterns", "/nonexistent/generic.conf"}});
+    REQUIRE(loaded.config);
+    std::vector<ConfigError> errors;
+    const auto unstarted = Runtime::load(*loaded.config, errors);
+    CHECK_FALSE(unstarted.resolver);
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].to_string() ==
+          "command line: replies-file: /nonexistent/replies.conf: cannot read the replies file");
+    CHECK(errors[1].to_string() == "command line: generic-rdns-patterns: "
+                                   "/nonexistent/generic.conf: cannot read the file");
+    errors.clear();
+    CHECK_FALSE(Runtime::build(*loaded.config, errors, world()));
+    CHECK(errors.size() == 2);
 }
 
 TEST_CASE("exempt-recipients takes address patterns and exempts only those recipients") {
