@@ -100,7 +100,7 @@ config_check_errors() {
     "$MILTER_BIN" -n -c "$file" "${args[@]}" >"$out" 2>&1
     status=$?
     if [ "$status" -ne 78 ]; then
-        note "    portcullis -n -c $file ${args[*]}: exit $status, wanted 78"
+        note "    portcullis -n -c $file${args[*]:+ ${args[*]}}: exit $status, wanted 78"
         ok=1
     fi
     for prefix in "$@"; do
@@ -539,6 +539,24 @@ case_sighup_bad_config_keeps_running() {
     expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 5.7.25 rdns-missing && milter_alive
 }
 
+# A reload runs the load steps of -n: a user that does not exist, which
+# -n refuses, keeps the running configuration (and says so, with its line).
+case_sighup_refuses_what_n_refuses() {
+    have_milter || return 1
+    local conf=$WORK/sighup-user.conf
+    write_milter_config "$conf" "$MILTER_SOCKET" enforce
+    stop_milter
+    start_milter "$conf" "$MILTER_SOCKET" || return 1
+    sed -i '2i user = portcullis-no-such-user' "$conf"
+    sed -i 's/^mode = enforce$/mode = dry-run/' "$conf"
+    kill -HUP "$MILTER_PID"
+    sleep 1
+    milter_alive || return 1
+    smtp sighup-user 192.0.2.30 '[UNAVAILABLE]' host30.example.test "$FROM" "$TO"
+    expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 5.7.25 rdns-missing && milter_alive || return 1
+    expect_log "configuration: $conf:2: user: user 'portcullis-no-such-user' does not exist"
+}
+
 # A DNS server that never answers: 4xx, never 5xx, in time. The reply is
 # 451 4.4.3 (a lookup error) or, since SPF temperror is a rule of its own
 # that tempfails (and the policy prefers a rule's tempfail over a bare DNS
@@ -730,6 +748,7 @@ run_all_cases() {
     run_case dry-run-accepts-and-logs case_dry_run_accepts_and_logs
     run_case sighup-reloads-config case_sighup_reloads_config
     run_case sighup-bad-config-keeps-running case_sighup_bad_config_keeps_running
+    run_case sighup-refuses-what-n-refuses case_sighup_refuses_what_n_refuses
     run_case dns-timeout-tempfails case_dns_timeout_tempfails
     run_case dns-closed-port-tempfails case_dns_closed_port_tempfails
     run_spf_cases

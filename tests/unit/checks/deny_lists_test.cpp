@@ -139,8 +139,9 @@ TEST_CASE("defect: deny.sender = *@spam.example never matches") {
         {"news@*", "other@anywhere.example", Outcome::pass},
     };
     for (const auto &row : rows) {
-        CAPTURE(row.pattern);
-        CAPTURE(row.sender);
+        const std::string pattern = row.pattern, sender = row.sender;
+        CAPTURE(pattern);
+        CAPTURE(sender);
         const auto loaded = load_config("", {{"deny.sender", row.pattern}});
         for (const auto &error : loaded.errors)
             MESSAGE(error.to_string());
@@ -176,8 +177,8 @@ TEST_CASE("defect: an address pattern that cannot match loads without an error")
         "user@.",
         ".",
     };
-    for (const char *option : options)
-        for (const char *pattern : patterns) {
+    for (const std::string option : options)
+        for (const std::string pattern : patterns) {
             CAPTURE(option);
             CAPTURE(pattern);
             const auto loaded = load_config("", {{option, pattern}});
