@@ -211,7 +211,7 @@ int main(int argc, char **argv) {
         std::cerr << error.to_string() << "\n";
     if (!loaded.config)
         return 1;
-    std::vector<std::string> errors;
+    std::vector<ConfigError> errors;
     std::shared_ptr<Resolver> resolver;
     try {
         resolver = std::make_shared<UnboundResolver>(loaded.config->resolver);
@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
     }
     const auto runtime = Runtime::build(std::move(*loaded.config), errors, std::move(resolver));
     for (const auto &error : errors)
-        std::cerr << error << "\n";
+        std::cerr << error.to_string() << "\n";
     if (!runtime)
         return 1;
     const Config &config = *runtime->config;

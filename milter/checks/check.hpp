@@ -62,7 +62,7 @@ class Check;
 class CheckDataSet {
   public:
     // Runs every check's load(); problems go to `errors`.
-    static CheckDataSet load(const Config &config, std::vector<std::string> &errors);
+    static CheckDataSet load(const Config &config, std::vector<ConfigError> &errors);
     // Null when the check loaded nothing.
     const CheckData *find(const Check &check) const;
     void set(const Check &check, std::shared_ptr<const CheckData> data);
@@ -87,9 +87,12 @@ class Check {
     virtual Stage stage() const = 0;
     // The rules it reports, declared in its file; each of them at stage().
     virtual std::span<const RuleSpec> rules() const = 0;
-    // Loads its data for a configuration; null when it has none.
+    // Loads its data for a configuration; null when it has none. Each
+    // problem goes to `errors` located at the option that names the file
+    // (Config::error()), so that a start, a reload and `portcullis -n`
+    // report it as FILE:LINE: OPTION: message.
     virtual std::shared_ptr<const CheckData> load(const Config &,
-                                                  std::vector<std::string> & /*errors*/) const {
+                                                  std::vector<ConfigError> & /*errors*/) const {
         return nullptr;
     }
     // Whether it reads the client's PTR names (ClientIdentity::names):

@@ -1,9 +1,7 @@
-// The deny-sender check (mail): the envelope sender matches the
-// administrator's deny.sender list, whose entries are lower-case
-// "user@domain" (that address), "@domain" (that domain exactly) or
-// "domain" (that domain and its subdomains); senders compare
-// case-insensitively, the null sender never matches. No DNS. An empty
-// list is a skip.
+// The deny-sender check (mail): the envelope sender matches one of the
+// administrator's deny.sender address patterns (core/address_pattern.hpp,
+// the syntax exempt-recipients shares); the null sender never matches.
+// No DNS. An empty list is a skip.
 #include "checks/check.hpp"
 #include "core/log.hpp"
 
@@ -28,24 +26,6 @@ constexpr RuleSpec declared[] = {
      .example = "reject"},
 };
 
-bool ends_with_subdomain(std::string_view domain, std::string_view parent) {
-    return domain.size() > parent.size() + 1 &&
-           domain.substr(domain.size() - parent.size()) == parent &&
-           domain[domain.size() - parent.size() - 1] == '.';
-}
-
-bool sender_matches(const std::string &address, const std::string &domain, std::string_view entry) {
-    if (entry.empty() || domain.empty())
-        return entry.find('@') != std::string_view::npos && entry.front() != '@' &&
-               address == entry;
-    if (entry.front() == '@')
-        return domain == normalize_host(entry.substr(1));
-    if (entry.find('@') != std::string_view::npos)
-        return address == entry;
-    const auto parent = normalize_host(entry);
-    return domain == parent || ends_with_subdomain(domain, parent);
-}
-
 class DenySenderCheck final : public Check {
   public:
     std::string_view name() const override { return "deny-sender"; }
@@ -63,15 +43,10 @@ class DenySenderCheck final : public Check {
             return one(Outcome::skip, "deny.sender is empty");
         if (facts.sender.empty())
             return one(Outcome::pass, "the null sender is never denied");
-        const std::string address = to_lower(facts.sender);
-        const auto at = address.rfind('@');
-        const std::string domain =
-            at == std::string::npos ? std::string() : normalize_host(address.substr(at + 1));
         const std::string shown = "'" + log_safe(facts.sender, 100) + "'";
-        for (const auto &entry : context.config.deny_senders)
-            if (sender_matches(address, domain, to_lower(entry)))
-                return one(Outcome::fail,
-                           "sender " + shown + " matches deny.sender " + log_safe(entry, 100));
+        if (const auto *entry = first_match(facts.sender, context.config.deny_senders))
+            return one(Outcome::fail,
+                       "sender " + shown + " matches deny.sender " + log_safe(entry->text(), 100));
         return one(Outcome::pass, "sender " + shown + " is not in deny.sender");
     }
 };

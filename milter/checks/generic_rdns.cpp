@@ -240,10 +240,17 @@ class GenericRdnsCheck final : public Check {
     std::span<const RuleSpec> rules() const override { return declared; }
     bool needs_client_names() const override { return true; }
 
+    // Each file's problems are located at the line that names that file.
     std::shared_ptr<const CheckData> load(const Config &config,
-                                          std::vector<std::string> &errors) const override {
-        return std::make_shared<const GenericRdnsPatterns>(
-            GenericRdnsPatterns::load(config.generic_rdns_files, errors));
+                                          std::vector<ConfigError> &errors) const override {
+        auto patterns = std::make_shared<GenericRdnsPatterns>();
+        for (const auto &file : config.generic_rdns_files) {
+            std::vector<std::string> problems;
+            patterns->read(file, problems);
+            for (auto &problem : problems)
+                errors.push_back(config.error("generic-rdns-patterns", file, std::move(problem)));
+        }
+        return patterns;
     }
 
     std::vector<CheckResult> evaluate(const CheckContext &context) const override {
@@ -280,17 +287,20 @@ class GenericRdnsCheck final : public Check {
 GenericRdnsPatterns GenericRdnsPatterns::load(const std::vector<std::string> &files,
                                               std::vector<std::string> &errors) {
     GenericRdnsPatterns patterns;
-    for (const auto &file : files) {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) {
-            errors.push_back(file + ": cannot read the file");
-            continue;
-        }
-        std::ostringstream text;
-        text << in.rdbuf();
-        patterns.add(text.str(), file, errors);
-    }
+    for (const auto &file : files)
+        patterns.read(file, errors);
     return patterns;
+}
+
+void GenericRdnsPatterns::read(const std::string &file, std::vector<std::string> &errors) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        errors.push_back(file + ": cannot read the file");
+        return;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    add(text.str(), file, errors);
 }
 
 void GenericRdnsPatterns::add(std::string_view text, std::string_view source,

@@ -33,6 +33,8 @@ class GenericRdnsPatterns final : public CheckData {
     // "file:line: message" and the offending line is left out.
     static GenericRdnsPatterns load(const std::vector<std::string> &files,
                                     std::vector<std::string> &errors);
+    // Adds the entries of one file, as load() does for each.
+    void read(const std::string &file, std::vector<std::string> &errors);
     // Adds the entries of one file's text; `source` names it in errors.
     void add(std::string_view text, std::string_view source, std::vector<std::string> &errors);
 

@@ -54,7 +54,7 @@ ReplyBook load_replies(const std::string &file, std::vector<std::string> &errors
     return ReplyBook::load(file, rule_table(), errors);
 }
 
-CheckDataSet CheckDataSet::load(const Config &config, std::vector<std::string> &errors) {
+CheckDataSet CheckDataSet::load(const Config &config, std::vector<ConfigError> &errors) {
     CheckDataSet set;
     for (const Check *check : all_checks())
         if (auto data = check->load(config, errors))

@@ -39,12 +39,6 @@ unsigned octal_mode(const OptionValue &in) {
     return bits;
 }
 
-std::vector<std::string> lower_case(std::vector<std::string> words) {
-    for (auto &word : words)
-        word = to_lower(word);
-    return words;
-}
-
 std::vector<std::string> host_names(const OptionValue &in) {
     std::vector<std::string> names;
     for (const auto &name : in.list())
@@ -63,10 +57,11 @@ std::vector<IpAddress> addresses(const OptionValue &in) {
     return out;
 }
 
-// "IP" or "IP@PORT", as libunbound's ub_ctx_set_fwd() takes them.
+// "IP" or "IP@PORT", as libunbound's ub_ctx_set_fwd() takes them; a
+// wrong one is left out (the resolver's check would name it again).
 std::vector<std::string> forwarders(const OptionValue &in) {
-    auto forwarders = in.list();
-    for (const auto &forward : forwarders) {
+    std::vector<std::string> forwarders;
+    for (const auto &forward : in.list()) {
         const auto at = forward.find('@');
         bool valid = IpAddress::parse(forward.substr(0, at)).has_value();
         if (valid && at != std::string::npos) {
@@ -76,10 +71,25 @@ std::vector<std::string> forwarders(const OptionValue &in) {
             valid = !port.empty() && error == std::errc() && end == port.data() + port.size() &&
                     number > 0 && number < 65536;
         }
-        if (!valid)
+        if (valid)
+            forwarders.push_back(forward);
+        else
             in.fail(forward, "'" + forward + "' is not IP or IP@PORT");
     }
     return forwarders;
+}
+
+// The options that match mail addresses share one syntax (address_pattern.hpp).
+std::vector<AddressPattern> address_patterns(const OptionValue &in) {
+    std::vector<AddressPattern> patterns;
+    for (const auto &entry : in.list()) {
+        std::string error;
+        if (auto pattern = AddressPattern::parse(entry, &error))
+            patterns.push_back(std::move(*pattern));
+        else
+            in.fail(entry, "'" + entry + "': " + error);
+    }
+    return patterns;
 }
 
 std::vector<DnsblZone> zones(const OptionValue &in) {
@@ -120,10 +130,10 @@ constexpr BoundOption general_options[] = {
       "mail|daemon|local0|local1|local2|local3|local4|local5|local6|local7"},
      [](const OptionValue &in, Config &config) { config.log_facility = in.choice(); }},
     {{"exempt-recipients", OptionType::list, "postmaster@* abuse@*",
-      "recipients accepted whatever the verdict (local@domain, * matches any local part or "
-      "domain)"},
+      "recipients accepted whatever the verdict, as address patterns: user@domain, user@, "
+      "@domain, domain (and below), .domain (below)"},
      [](const OptionValue &in, Config &config) {
-         config.exempt_recipients = lower_case(in.list());
+         config.exempt_recipients = address_patterns(in);
      }},
     {{"trusted-networks", OptionType::list, "127.0.0.0/8 ::1/128",
       "clients in these networks skip every check"},
@@ -260,8 +270,8 @@ constexpr BoundOption general_options[] = {
     {{"deny.network", OptionType::list, "", "clients in these networks are refused (deny-network)"},
      [](const OptionValue &in, Config &config) { config.deny_networks = in.networks(); }},
     {{"deny.sender", OptionType::list, "",
-      "envelope senders refused (deny-sender): user@domain, @domain or domain"},
-     [](const OptionValue &in, Config &config) { config.deny_senders = lower_case(in.list()); }},
+      "envelope senders refused (deny-sender), as address patterns like exempt-recipients"},
+     [](const OptionValue &in, Config &config) { config.deny_senders = address_patterns(in); }},
 };
 
 // The policy section's own options; the policy.<rule> ones follow them,
@@ -378,12 +388,35 @@ const Action &Config::action_for(std::string_view rule) const {
 }
 
 std::string ConfigError::to_string() const {
-    std::string out = file.empty() ? "command line" : file;
-    if (line > 0)
-        out += ":" + std::to_string(line);
+    std::string out;
+    switch (source) {
+    case Source::file:
+        out = file.empty() ? "command line" : file;
+        if (line > 0)
+            out += ":" + std::to_string(line);
+        break;
+    case Source::command_line:
+        out = "command line";
+        break;
+    case Source::default_value:
+        out = "default";
+        break;
+    }
     if (!option.empty())
         out += ": " + option;
     return out + ": " + message;
+}
+
+ConfigError Config::error(std::string_view option, std::string_view value,
+                          std::string message) const {
+    if (origins)
+        return origins->locate(option, value, std::move(message));
+    ConfigError error;
+    error.file = source_file;
+    error.option = std::string(option);
+    error.message = std::move(message);
+    error.source = ConfigError::Source::default_value;
+    return error;
 }
 
 ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &file,
@@ -398,6 +431,7 @@ ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &fil
         result.errors.push_back(ConfigError{file, line, std::move(option), std::move(message)});
     };
 
+    std::map<std::string, bool, std::less<>> command_line; // option -> is a list
     try {
         if (!overrides.empty()) {
             po::parsed_options parsed(&description);
@@ -408,9 +442,12 @@ ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &fil
             po::store(parsed, values);
         }
     } catch (const po::error &error) {
-        result.errors.push_back(ConfigError{"", 0, "", error.what()});
+        result.errors.push_back(
+            ConfigError{"", 0, "", error.what(), ConfigError::Source::command_line});
         return result;
     }
+    for (const auto &[name, value] : overrides)
+        command_line[name] = find_option(options, name).type == OptionType::list;
 
     if (!file.empty()) {
         if (!index.readable()) {
@@ -444,14 +481,18 @@ ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &fil
         }
     }
 
-    const OptionSources sources{values, index, result.errors,
-                                file.empty() ? std::filesystem::path("/etc/portcullis")
-                                             : std::filesystem::absolute(file).parent_path()};
     Config config;
     config.source_file = file;
+    config.origins = std::make_shared<const OptionOrigins>(
+        std::move(index), std::move(command_line),
+        file.empty() ? std::filesystem::path("/etc/portcullis")
+                     : std::filesystem::absolute(file).parent_path());
+    const OptionSources sources{values, *config.origins, result.errors};
     convert(options, sources, config, rules);
     if (result.errors.empty())
         result.config = std::move(config);
+    else
+        result.partial = std::move(config);
     return result;
 }
 

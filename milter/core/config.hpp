@@ -5,15 +5,19 @@
 // the Boost.Program_options description, `--help`, the conversion and
 // the check against portcullis.conf(5) all come from that table.
 // load_config() returns either a Config or errors that name the file,
-// line and option.
+// line and option; a Config remembers where its options were set, so
+// that the later load steps (the files the options name) can report
+// their errors the same way (Config::error()).
 #pragma once
 
 #include "address.hpp"
+#include "address_pattern.hpp"
 #include "rule.hpp"
 #include "verdict.hpp"
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -49,6 +53,22 @@ struct DnsblZone {
     bool matches(std::string_view address) const;
 };
 
+// What is wrong with an option, and where its value came from.
+struct ConfigError {
+    enum class Source { file, command_line, default_value };
+    std::string file; // the configuration file
+    int line = 0;     // 0 when not from a file line
+    std::string option;
+    std::string message;
+    Source source = Source::file;
+    // "FILE:LINE: OPTION: message" for a line of the file ("FILE: message"
+    // for the file as a whole), "command line: OPTION: message" for a
+    // --name=value, "default: OPTION: message" for an option not set.
+    std::string to_string() const;
+};
+
+class OptionOrigins; // config_file.hpp
+
 // Filled in by load_config(). The member initializers are neutral values,
 // not defaults: an option's default is written in option_table() only.
 struct Config {
@@ -61,7 +81,7 @@ struct Config {
     std::chrono::milliseconds shutdown_grace{};
     bool dry_run = false;
     std::string log_facility;
-    std::vector<std::string> exempt_recipients;
+    std::vector<AddressPattern> exempt_recipients;
     std::vector<Network> trusted_networks;
     std::vector<std::string> own_hostnames; // lower-case
     std::vector<IpAddress> own_addresses;
@@ -108,7 +128,7 @@ struct Config {
     std::vector<Network> allow_networks;
     std::vector<Network> deny_networks;
     std::vector<std::string> allow_hostnames; // lower-case suffixes
-    std::vector<std::string> deny_senders;    // lower-case addresses, "@domain" or "domain"
+    std::vector<AddressPattern> deny_senders;
 
     std::map<std::string, Action, std::less<>> actions; // rule id -> action
     // The rules declared with may_reject = false (temporary conditions):
@@ -119,18 +139,23 @@ struct Config {
     double score_reject = 0;
 
     const Action &action_for(std::string_view rule) const;
-};
 
-struct ConfigError {
-    std::string file;
-    int line = 0; // 0 when not from a file line
-    std::string option;
-    std::string message;
-    std::string to_string() const;
+    // Where each option was set (null in a Config made by hand).
+    std::shared_ptr<const OptionOrigins> origins;
+    // An error about `option`, located as load_config() locates its own:
+    // at the line that sets it to a value holding `value` (a word as
+    // written, or a file name as resolved), on the command line, or at
+    // its default.
+    ConfigError error(std::string_view option, std::string_view value, std::string message) const;
 };
 
 struct ConfigResult {
-    std::optional<Config> config;
+    std::optional<Config> config; // only when there are no errors
+    // With errors: the configuration converted all the same (a failing
+    // option at a harmless value), so that the load steps after this one
+    // can check the files it names and report their errors in the same
+    // run. Empty when the file could not be read or parsed.
+    std::optional<Config> partial;
     std::vector<ConfigError> errors;
 };
 

@@ -1,9 +1,8 @@
 #include "config_file.hpp"
 
-#include "config.hpp"
-
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 namespace portcullis {
 
@@ -101,6 +100,53 @@ std::string ConfigFileIndex::suggestion(std::string_view unknown,
         }
     }
     return best.empty() ? "" : " (did you mean '" + std::string(best) + "'?)";
+}
+
+OptionOrigins::OptionOrigins(ConfigFileIndex index,
+                             std::map<std::string, bool, std::less<>> command_line,
+                             std::filesystem::path base)
+    : index_(std::move(index)), command_line_(std::move(command_line)), base_(std::move(base)) {}
+
+int OptionOrigins::line_holding(std::string_view option, std::string_view value) const {
+    int found = 0;
+    for (const auto &entry : index_.entries()) {
+        if (entry.option != option)
+            continue;
+        bool holds = entry.value.find(value) != std::string::npos;
+        std::istringstream words(entry.value);
+        for (std::string word; !holds && words >> word;) {
+            const std::filesystem::path path(word);
+            holds = !path.is_absolute() && (base_ / path).lexically_normal().string() == value;
+        }
+        if (holds)
+            found = entry.line;
+    }
+    return found;
+}
+
+ConfigError OptionOrigins::locate(std::string_view option, std::string_view value,
+                                  std::string message) const {
+    ConfigError error;
+    error.file = index_.file();
+    error.option = std::string(option);
+    error.message = std::move(message);
+    const auto command_line = command_line_.find(option);
+    const bool on_command_line = command_line != command_line_.end();
+    if (on_command_line && !command_line->second) {
+        error.source = ConfigError::Source::command_line;
+        return error;
+    }
+    error.line = value.empty() ? 0 : line_holding(option, value);
+    if (error.line > 0)
+        return error;
+    if (on_command_line) {
+        error.source = ConfigError::Source::command_line;
+        return error;
+    }
+    error.line = index_.line_of(option, "");
+    if (error.line == 0)
+        error.source = ConfigError::Source::default_value;
+    return error;
 }
 
 } // namespace portcullis

@@ -1,16 +1,20 @@
 // A line index of a configuration file, so that errors found after
 // Boost.Program_options has read it can name the line. It also catches
 // what Boost reports without a line: malformed lines and unknown options.
+// OptionOrigins adds the command line and the defaults: where each
+// option's value came from, for every error about it.
 #pragma once
 
+#include "config.hpp"
+
+#include <filesystem>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace portcullis {
-
-struct OptionSpec;
 
 class ConfigFileIndex {
   public:
@@ -43,6 +47,32 @@ class ConfigFileIndex {
     bool readable_ = false;
     std::vector<Entry> entries_;
     std::vector<Problem> problems_;
+};
+
+class OptionOrigins {
+  public:
+    // `command_line`: the options set there, each with whether it is a
+    // list (whose values add to the file's; any other option set there
+    // ignores the file). `base`: the directory relative file names in
+    // the file resolve against.
+    OptionOrigins(ConfigFileIndex index, std::map<std::string, bool, std::less<>> command_line,
+                  std::filesystem::path base);
+
+    // An error about `option`: at the line of the file that sets it to a
+    // value holding `value` (a word, or a file name that resolves to it),
+    // else on the command line when set there, else at the last line
+    // that sets it, else at its default.
+    ConfigError locate(std::string_view option, std::string_view value, std::string message) const;
+
+    const ConfigFileIndex &index() const { return index_; }
+    const std::filesystem::path &base() const { return base_; }
+
+  private:
+    int line_holding(std::string_view option, std::string_view value) const;
+
+    ConfigFileIndex index_;
+    std::map<std::string, bool, std::less<>> command_line_;
+    std::filesystem::path base_;
 };
 
 } // namespace portcullis

@@ -45,7 +45,7 @@ std::string OptionValue::text() const {
 }
 
 std::string OptionValue::path() const {
-    return resolve_path(sources_.base, text());
+    return resolve_path(sources_.origins.base(), text());
 }
 
 std::string OptionValue::choice() const {
@@ -140,7 +140,7 @@ std::vector<std::string> OptionValue::list() const {
 std::vector<std::string> OptionValue::paths() const {
     std::vector<std::string> out;
     for (const auto &file : list())
-        out.push_back(resolve_path(sources_.base, file));
+        out.push_back(resolve_path(sources_.origins.base(), file));
     return out;
 }
 
@@ -156,12 +156,7 @@ std::vector<Network> OptionValue::networks() const {
 }
 
 void OptionValue::fail(std::string_view value, std::string message) const {
-    ConfigError error;
-    error.file = sources_.index.file();
-    error.option = std::string(spec_.name);
-    error.line = sources_.index.line_of(spec_.name, value);
-    error.message = std::move(message);
-    sources_.errors.push_back(std::move(error));
+    sources_.errors.push_back(sources_.origins.locate(spec_.name, value, std::move(message)));
 }
 
 } // namespace portcullis

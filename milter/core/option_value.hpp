@@ -23,14 +23,13 @@
 
 namespace portcullis {
 
-// What the values come from: the parsed command line and file, the file's
-// line index (for error lines), the errors so far, and the directory
-// relative file names resolve against.
+// What the values come from: the parsed command line and file, where
+// each was set (for errors, and the directory relative file names
+// resolve against), and the errors so far.
 struct OptionSources {
     const boost::program_options::variables_map &values;
-    const ConfigFileIndex &index;
+    const OptionOrigins &origins;
     std::vector<ConfigError> &errors;
-    std::filesystem::path base;
 };
 
 class OptionValue {
@@ -59,7 +58,8 @@ class OptionValue {
     std::vector<std::string> paths() const;
     std::vector<Network> networks() const;
 
-    // An error on the line that sets this option to (a value containing) `value`.
+    // An error where this option was set to (a value containing) `value`:
+    // a line of the file, the command line or its default.
     void fail(std::string_view value, std::string message) const;
 
   private:

@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include "configuration.hpp"
 #include "core/log.hpp"
 #include "libmilter_hooks.hpp"
 #include "listen_socket.hpp"
@@ -7,7 +8,6 @@
 #include "pid_file.hpp"
 #include "privileges.hpp"
 #include "session/runtime.hpp"
-#include "unbound_runtime.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -26,16 +26,10 @@ namespace portcullis {
 namespace {
 
 std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
-    auto loaded = load_config(options.config_file, options.overrides);
-    std::vector<std::string> errors;
-    for (const auto &error : loaded.errors)
-        errors.push_back(error.to_string());
-    std::shared_ptr<const Runtime> runtime;
-    if (loaded.config)
-        runtime = build_unbound_runtime(std::move(*loaded.config), errors);
-    for (const auto &error : errors)
-        log_error("configuration: " + error);
-    return runtime;
+    const auto verified = verify_configuration(options.config_file, options.overrides, true);
+    for (const auto &error : verified.errors)
+        log_error("configuration: " + error.to_string());
+    return verified.runtime;
 }
 
 // The process that starts a detached portcullis waits until the daemon
@@ -269,11 +263,14 @@ int run_daemon(const DaemonOptions &given) {
     logging.to_stderr = true;
     configure_logging(logging);
 
-    auto first = load_config(options.config_file, options.overrides);
+    // Every load step before detaching: a configuration that cannot
+    // start fails the start itself, saying why on stderr too.
+    const auto first = verify_configuration(options.config_file, options.overrides, false);
     if (!first.config) {
+        // Logged to standard error too: logging goes there until the start.
         for (const auto &error : first.errors)
             log_error("configuration: " + error.to_string());
-        return 78; // EX_CONFIG
+        return exit_config_error;
     }
     logging.facility = first.config->log_facility;
     configure_logging(logging);

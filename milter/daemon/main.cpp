@@ -2,12 +2,12 @@
 // `portcullis -n`.
 #include "check_command.hpp"
 #include "command_line.hpp"
+#include "configuration.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "daemon.hpp"
 #include "rules_command.hpp"
 #include "spf_command.hpp"
-#include "unbound_runtime.hpp"
 
 #include <cstring>
 #include <iostream>
@@ -42,27 +42,23 @@ std::shared_ptr<const Runtime> load_command_runtime(const po::variables_map &val
     logging.to_stderr = !values.count("json");
     configure_logging(logging);
 
-    auto loaded = load_config(values["config"].as<std::string>(), collect_overrides(values));
-    for (const auto &error : loaded.errors)
+    const auto verified = verify_configuration(values["config"].as<std::string>(),
+                                               collect_overrides(values), true, Accounts::ignore);
+    for (const auto &error : verified.errors)
         std::cerr << error.to_string() << "\n";
-    if (!loaded.config)
-        return nullptr;
-    std::vector<std::string> errors;
-    auto runtime = build_unbound_runtime(std::move(*loaded.config), errors);
-    for (const auto &error : errors)
-        std::cerr << error << "\n";
-    return runtime;
+    return verified.runtime;
 }
 
 namespace {
 
+// `portcullis -n`: the load steps of a start, nothing started.
 int check_config(const std::string &file,
                  const std::vector<std::pair<std::string, std::string>> &overrides) {
-    auto loaded = load_config(file, overrides);
-    for (const auto &error : loaded.errors)
+    const auto verified = verify_configuration(file, overrides, false);
+    for (const auto &error : verified.errors)
         std::cerr << error.to_string() << "\n";
-    if (!loaded.config)
-        return 1;
+    if (!verified.errors.empty())
+        return exit_config_error;
     std::cout << file << ": configuration OK\n";
     return 0;
 }

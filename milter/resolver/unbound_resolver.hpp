@@ -48,6 +48,20 @@ class UnboundResolver : public Resolver {
     std::thread event_thread_;
 };
 
+// What keeps a resolver.* option from working, for its error.
+struct ResolverProblem {
+    std::string option;  // "resolver.trust-anchor", "resolver.unbound-config", ...
+    std::string value;   // the file or value at fault
+    std::string message; // says which file or value
+};
+
+// Every problem the constructor would stop at, not only the first: the
+// same settings on a libunbound context that then reads its files (the
+// unbound-config file, the trust anchors) as a start does, but never
+// starts its worker or sends a query. For `portcullis -n`, a start and a
+// reload alike.
+std::vector<ResolverProblem> check_resolver_settings(const Config::Resolver &settings);
+
 // How one libunbound result reads as a DnsAnswer (err is the callback's
 // error code; result may be null when err is set). Exposed for tests.
 DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,

@@ -12,18 +12,33 @@ std::mutex runtime_mutex;
 std::shared_ptr<const Runtime> installed;
 } // namespace
 
-std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<std::string> &errors,
+Runtime Runtime::load(Config config, std::vector<ConfigError> &errors) {
+    Runtime runtime;
+    std::vector<std::string> problems;
+    runtime.replies = load_replies(config.replies_file, problems);
+    for (auto &problem : problems)
+        errors.push_back(config.error("replies-file", config.replies_file, std::move(problem)));
+    runtime.check_data = CheckDataSet::load(config, errors);
+    runtime.config = std::make_shared<const Config>(std::move(config));
+    return runtime;
+}
+
+std::shared_ptr<const Runtime> Runtime::start(Runtime loaded, std::shared_ptr<Resolver> resolver) {
+    if (!resolver)
+        throw std::invalid_argument("Runtime::start needs a resolver");
+    loaded.resolver = std::make_shared<SharedAnswers>(std::move(resolver));
+    return std::make_shared<const Runtime>(std::move(loaded));
+}
+
+std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<ConfigError> &errors,
                                               std::shared_ptr<Resolver> resolver) {
     if (!resolver)
         throw std::invalid_argument("Runtime::build needs a resolver");
-    auto runtime = std::make_shared<Runtime>();
-    runtime->replies = load_replies(config.replies_file, errors);
-    runtime->check_data = CheckDataSet::load(config, errors);
-    if (!errors.empty())
+    const auto before = errors.size();
+    auto loaded = load(std::move(config), errors);
+    if (errors.size() != before)
         return nullptr;
-    runtime->resolver = std::make_shared<SharedAnswers>(std::move(resolver));
-    runtime->config = std::make_shared<const Config>(std::move(config));
-    return runtime;
+    return start(std::move(loaded), std::move(resolver));
 }
 
 std::shared_ptr<const Runtime> current_runtime() {

@@ -24,10 +24,16 @@ struct Runtime {
     CheckDataSet check_data;
     std::shared_ptr<Resolver> resolver;
 
-    // Loads the files the config names; lookups go to `resolver` (not
-    // null) through a SharedAnswers cache. Returns null and fills
-    // `errors` when anything is wrong.
-    static std::shared_ptr<const Runtime> build(Config config, std::vector<std::string> &errors,
+    // The load steps of this layer: the files the config names (the
+    // reply templates, each check's data), every problem in `errors`,
+    // located at the option that names the file. The result has no
+    // resolver yet: `portcullis -n` stops here, a start goes on to start().
+    static Runtime load(Config config, std::vector<ConfigError> &errors);
+    // A loaded runtime, ready for sessions: lookups go to `resolver` (not
+    // null) through a SharedAnswers cache.
+    static std::shared_ptr<const Runtime> start(Runtime loaded, std::shared_ptr<Resolver> resolver);
+    // load() and start(); null, with `errors` filled, when anything is wrong.
+    static std::shared_ptr<const Runtime> build(Config config, std::vector<ConfigError> &errors,
                                                 std::shared_ptr<Resolver> resolver);
 };
 

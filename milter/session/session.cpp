@@ -257,7 +257,7 @@ RecipientAnswer Session::recipient(const std::string &address) {
     answer.dry_run = config().dry_run;
     if (decision.verdict == Verdict::reject || decision.verdict == Verdict::tempfail) {
         answer.reply = render(decision, address);
-        answer.exempt = recipient_matches(address, config().exempt_recipients);
+        answer.exempt = first_match(address, config().exempt_recipients) != nullptr;
         if (!answer.exempt && !answer.dry_run)
             answer.verdict = decision.verdict;
     }
@@ -379,25 +379,6 @@ RecipientAnswer Session::refused_recipient(const std::string &recipient) {
     if (!answer.dry_run)
         answer.verdict = Verdict::tempfail;
     return answer;
-}
-
-bool recipient_matches(const std::string &recipient, const std::vector<std::string> &patterns) {
-    auto address = to_lower(recipient);
-    if (address.size() >= 2 && address.front() == '<' && address.back() == '>')
-        address = address.substr(1, address.size() - 2);
-    const auto at = address.rfind('@');
-    const auto local = address.substr(0, at);
-    const auto domain = at == std::string::npos ? std::string() : address.substr(at + 1);
-    for (const auto &pattern : patterns) {
-        const auto pattern_at = pattern.rfind('@');
-        const auto pattern_local = pattern.substr(0, pattern_at);
-        const auto pattern_domain =
-            pattern_at == std::string::npos ? std::string("*") : pattern.substr(pattern_at + 1);
-        if ((pattern_local == "*" || pattern_local == local) &&
-            (pattern_domain == "*" || pattern_domain == domain))
-            return true;
-    }
-    return false;
 }
 
 Reply internal_error_reply(const Runtime *runtime) {

@@ -121,10 +121,6 @@ class Session {
     Stage over_budget_stage_ = Stage::helo;
 };
 
-// True when `recipient` matches one of the patterns local@domain, where
-// either side may be '*'; a bare "postmaster" matches "postmaster@*".
-bool recipient_matches(const std::string &recipient, const std::vector<std::string> &patterns);
-
 // A new session id: short, unique within this process's lifetime.
 std::string next_session_id();
 

@@ -80,6 +80,151 @@ case_config_check_bad_dnsbl_entry() {
     config_check_bad config-bad-dnsbl 'zone' '[dnsbl]' 'zone = bl.test=127.0.0.[2..'
 }
 
+# --- defect: -n runs every load step of a start and a reload -----------
+
+# line_of FILE REGEX: the number of the first line of FILE matching REGEX.
+line_of() { grep -n -m 1 -E -- "$2" "$1" | cut -d: -f1; }
+
+# config_check_errors NAME FILE [ARGS...] -- PREFIX...: `portcullis -n -c
+# FILE ARGS` must exit 78 (EX_CONFIG, as a start does) and print, for each
+# PREFIX (such as "FILE:LINE: OPTION: "), a line that starts with it.
+config_check_errors() {
+    local name=$1 file=$2 out=$WORK/transcripts/$1 status prefix ok=0
+    local args=()
+    shift 2
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        args+=("$1")
+        shift
+    done
+    shift
+    "$MILTER_BIN" -n -c "$file" "${args[@]}" >"$out" 2>&1
+    status=$?
+    if [ "$status" -ne 78 ]; then
+        note "    portcullis -n -c $file${args[*]:+ ${args[*]}}: exit $status, wanted 78"
+        ok=1
+    fi
+    for prefix in "$@"; do
+        if ! awk -v p="$prefix" 'index($0, p) == 1 { found = 1 } END { exit !found }' "$out"; then
+            note "    no line starts with '$prefix'"
+            ok=1
+        fi
+    done
+    if [ "$ok" -ne 0 ]; then
+        note "    its output:"
+        note_file "$out"
+    fi
+    return $ok
+}
+
+# A start reads the replies file; -n said "configuration OK" without it.
+case_defect_n_missing_replies_file() {
+    have_milter || return 1
+    local file=$WORK/n-replies.conf
+    write_milter_config "$file" "$WORK/milter/unused.sock"
+    sed -i "s|^replies-file = .*|replies-file = $WORK/missing/replies.conf|" "$file"
+    config_check_errors n-missing-replies "$file" -- \
+        "$file:$(line_of "$file" '^replies-file = '): replies-file: $WORK/missing/replies.conf: "
+}
+
+# A second pattern file that is missing, on a line of its own: the error
+# names that line.
+case_defect_n_missing_patterns_file() {
+    have_milter || return 1
+    local file=$WORK/n-patterns.conf line
+    write_milter_config "$file" "$WORK/milter/unused.sock"
+    sed -i "/^generic-rdns-patterns = /a generic-rdns-patterns = $WORK/missing/generic-rdns.conf" "$file"
+    line=$(line_of "$file" "^generic-rdns-patterns = $WORK/missing/")
+    config_check_errors n-missing-patterns "$file" -- \
+        "$file:$line: generic-rdns-patterns: $WORK/missing/generic-rdns.conf: "
+}
+
+# A pattern file with a bad line: the check's load() reports it at start.
+case_defect_n_bad_patterns_file() {
+    have_milter || return 1
+    local file=$WORK/n-bad-patterns.conf patterns=$WORK/bad-generic-rdns.conf
+    printf '%s\n' 'token dyn' 'regex (unclosed' >"$patterns"
+    write_milter_config "$file" "$WORK/milter/unused.sock"
+    sed -i "s|^generic-rdns-patterns = .*|generic-rdns-patterns = $patterns|" "$file"
+    config_check_errors n-bad-patterns "$file" -- \
+        "$file:$(line_of "$file" '^generic-rdns-patterns = '): generic-rdns-patterns: $patterns:2: "
+}
+
+# With DNSSEC on, a start reads the trust anchor file.
+case_defect_n_missing_trust_anchor() {
+    have_milter || return 1
+    local file=$WORK/n-anchor.conf
+    write_milter_config "$file" "$WORK/milter/unused.sock"
+    sed -i "s|^dnssec = no$|dnssec = yes\ntrust-anchor = $WORK/missing/root.key|" "$file"
+    config_check_errors n-missing-anchor "$file" -- \
+        "$file:$(line_of "$file" '^trust-anchor = '): resolver.trust-anchor: "
+}
+
+# libunbound refuses an unbound.conf with an unknown option at start.
+case_defect_n_bad_unbound_config() {
+    have_milter || return 1
+    local file=$WORK/n-unbound.conf unbound=$WORK/bad-unbound.conf
+    printf '%s\n' 'server:' '    no-such-unbound-option: yes' >"$unbound"
+    write_milter_config "$file" "$WORK/milter/unused.sock" enforce "$DNS_PORT" "$unbound"
+    config_check_errors n-bad-unbound "$file" -- \
+        "$file:$(line_of "$file" '^unbound-config = '): resolver.unbound-config: "
+}
+
+# A start switches to user and group: both must exist.
+case_defect_n_unknown_user() {
+    have_milter || return 1
+    local file=$WORK/n-user.conf
+    write_milter_config "$file" "$WORK/milter/unused.sock"
+    sed -i '2i user = portcullis-no-such-user\ngroup = portcullis-no-such-group' "$file"
+    config_check_errors n-unknown-user "$file" -- \
+        "$file:2: user: " "$file:3: group: "
+}
+
+# One run reports every error, each where it was set: a line of the
+# file, the command line, or an option's default.
+case_defect_n_collects_errors() {
+    have_milter || return 1
+    local file=$WORK/n-several.conf
+    write_milter_config "$file" "$WORK/milter/unused.sock"
+    sed -i '/^replies-file = /d' "$file" # its default, replies.conf beside the file, is missing
+    sed -i '2i user = portcullis-no-such-user' "$file"
+    sed -i "/^generic-rdns-patterns = /a generic-rdns-patterns = $WORK/missing/generic-rdns.conf" "$file"
+    sed -i "s|^dnssec = no$|dnssec = yes\ntrust-anchor = $WORK/missing/root.key|" "$file"
+    printf '%s\n' '[dnsbl]' 'zonee = x' '[deny]' 'sender = spam*@bad.test' >>"$file"
+    config_check_errors n-several "$file" --resolver.timeout=soon -- \
+        "$file:2: user: " \
+        "$file:$(line_of "$file" "^generic-rdns-patterns = $WORK/missing/"): generic-rdns-patterns: " \
+        "$file:$(line_of "$file" '^trust-anchor = '): resolver.trust-anchor: " \
+        "$file:$(line_of "$file" '^zonee = '): dnsbl.zonee: unknown option" \
+        "$file:$(line_of "$file" '^sender = spam'): deny.sender: " \
+        "default: replies-file: $WORK/replies.conf: " \
+        "command line: resolver.timeout: "
+}
+
+# Started without -f, portcullis detached first and read the replies
+# file afterwards: the start said 0 and the daemon died unseen. It must
+# exit 78 itself, saying why on standard error.
+case_defect_start_missing_replies_file() {
+    have_milter || return 1
+    local file=$WORK/start-replies.conf out=$WORK/transcripts/start-missing-replies status
+    write_milter_config "$file" "$WORK/milter/start-unused.sock"
+    sed -i "s|^replies-file = .*|replies-file = $WORK/missing/replies.conf|" "$file"
+    timeout 20 "$MILTER_BIN" -c "$file" >"$out" 2>&1
+    status=$?
+    if [ "$status" -eq 78 ] && grep -q -F "replies-file: $WORK/missing/replies.conf" "$out"; then
+        return 0
+    fi
+    note "    portcullis -c $file (detaching): exit $status, wanted 78 and the error on stderr:"
+    note_file "$out"
+    return 1
+}
+
+# deny.sender and exempt-recipients share one address-pattern syntax:
+# an entry that can match no address is an error.
+case_defect_n_unmatchable_sender_pattern() {
+    have_milter || return 1
+    config_check_bad config-unmatchable-sender 'deny\.sender' '[deny]' 'sender = spam*@bad.test'
+}
+
 # --- enforce mode through Postfix --------------------------------------
 
 case_good_client_accepted() {
@@ -275,6 +420,27 @@ case_deny_sender_rejected() {
     expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 '' deny-sender && milter_alive
 }
 
+# deny.sender = *@bad.test, the spelling exempt-recipients uses for a
+# domain, passed -n but never matched: it must refuse someone@bad.test.
+case_defect_deny_sender_star_pattern() {
+    have_milter || return 1
+    local conf=$WORK/deny-star.conf out=$WORK/transcripts/deny-star-check
+    write_milter_config "$conf" "$MILTER_SOCKET"
+    sed -i 's/^sender = @bad\.test$/sender = *@bad.test/' "$conf"
+    if ! grep -q -x -F 'sender = *@bad.test' "$conf"; then
+        note "    $conf has no line 'sender = *@bad.test'"
+        return 1
+    fi
+    if ! "$MILTER_BIN" -n -c "$conf" >"$out" 2>&1; then
+        note "    portcullis -n -c $conf exited non-zero:"
+        note_file "$out"
+        return 1
+    fi
+    use_milter "$conf" || return 1
+    smtp deny-sender-star 192.0.2.10 good.example.test good.example.test someone@bad.test "$TO"
+    expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 '' deny-sender && milter_alive
+}
+
 case_ipv6_good_client_accepted() {
     use_milter "$ENFORCE_CONF" || return 1
     if [ "$INET_PROTOCOLS" != all ]; then
@@ -391,6 +557,24 @@ case_sighup_bad_config_keeps_running() {
     milter_alive || return 1
     smtp sighup-bad 192.0.2.30 '[UNAVAILABLE]' host30.example.test "$FROM" "$TO"
     expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 5.7.25 rdns-missing && milter_alive
+}
+
+# A reload runs the load steps of -n: a user that does not exist, which
+# -n refuses, keeps the running configuration (and says so, with its line).
+case_sighup_refuses_what_n_refuses() {
+    have_milter || return 1
+    local conf=$WORK/sighup-user.conf
+    write_milter_config "$conf" "$MILTER_SOCKET" enforce
+    stop_milter
+    start_milter "$conf" "$MILTER_SOCKET" || return 1
+    sed -i '2i user = portcullis-no-such-user' "$conf"
+    sed -i 's/^mode = enforce$/mode = dry-run/' "$conf"
+    kill -HUP "$MILTER_PID"
+    sleep 1
+    milter_alive || return 1
+    smtp sighup-user 192.0.2.30 '[UNAVAILABLE]' host30.example.test "$FROM" "$TO"
+    expect_reply "$LAST_TRANSCRIPT" "$RCPT" 550 5.7.25 rdns-missing && milter_alive || return 1
+    expect_log "configuration: $conf:2: user: user 'portcullis-no-such-user' does not exist"
 }
 
 # A DNS server that never answers: 4xx, never 5xx, in time. The reply is
@@ -550,6 +734,15 @@ run_all_cases() {
     run_case config-check-good case_config_check_good
     run_case config-check-misspelt-option case_config_check_misspelt_option
     run_case config-check-bad-dnsbl-entry case_config_check_bad_dnsbl_entry
+    run_case defect-n-unmatchable-sender-pattern case_defect_n_unmatchable_sender_pattern
+    run_case defect-n-missing-replies-file case_defect_n_missing_replies_file
+    run_case defect-n-missing-patterns-file case_defect_n_missing_patterns_file
+    run_case defect-n-bad-patterns-file case_defect_n_bad_patterns_file
+    run_case defect-n-missing-trust-anchor case_defect_n_missing_trust_anchor
+    run_case defect-n-bad-unbound-config case_defect_n_bad_unbound_config
+    run_case defect-n-unknown-user case_defect_n_unknown_user
+    run_case defect-n-collects-errors case_defect_n_collects_errors
+    run_case defect-start-missing-replies-file case_defect_start_missing_replies_file
     run_case good-client-accepted case_good_client_accepted
     run_case rdns-missing-rejected case_rdns_missing_rejected
     run_case rdns-unconfirmed-tempfailed case_rdns_unconfirmed_tempfailed
@@ -572,12 +765,14 @@ run_all_cases() {
     run_case allow-network-accepted case_allow_network_accepted
     run_case deny-network-rejected case_deny_network_rejected
     run_case deny-sender-rejected case_deny_sender_rejected
+    run_case defect-deny-sender-star-pattern case_defect_deny_sender_star_pattern
     run_case ipv6-good-client-accepted case_ipv6_good_client_accepted
     run_case ipv6-rdns-missing-rejected case_ipv6_rdns_missing_rejected
     run_case check-cli-matches-milter case_check_cli_matches_milter
     run_case dry-run-accepts-and-logs case_dry_run_accepts_and_logs
     run_case sighup-reloads-config case_sighup_reloads_config
     run_case sighup-bad-config-keeps-running case_sighup_bad_config_keeps_running
+    run_case sighup-refuses-what-n-refuses case_sighup_refuses_what_n_refuses
     run_case dns-timeout-tempfails case_dns_timeout_tempfails
     run_case dns-closed-port-tempfails case_dns_closed_port_tempfails
     run_spf_cases

@@ -91,8 +91,9 @@ TEST_CASE("deny-sender matches addresses, exact domains and domain trees") {
     for (const auto &row : rows) {
         CAPTURE(row.sender);
         LocalListsHarness harness("192.0.2.1");
-        harness.config.deny_senders = {"spammer@example.com", "@bad.example", "evil.example", "",
-                                       "@"};
+        harness.config = *load_config("", {{"deny.sender", "spammer@example.com @bad.example"},
+                                           {"deny.sender", "evil.example"}})
+                              .config;
         harness.facts.sender = row.sender;
         harness.facts.sender_seen = true;
         const auto result = harness.run("deny-sender");
@@ -108,15 +109,82 @@ TEST_CASE("deny-sender matches addresses, exact domains and domain trees") {
 
 TEST_CASE("deny-sender skips before MAIL FROM and with an empty list") {
     LocalListsHarness early("192.0.2.1");
-    early.config.deny_senders = {"evil.example"};
+    early.config = *load_config("", {{"deny.sender", "evil.example"}}).config;
     CHECK(early.run("deny-sender").outcome == Outcome::skip);
     LocalListsHarness empty("192.0.2.1");
     empty.facts.sender = "x@evil.example";
     empty.facts.sender_seen = true;
     CHECK(empty.run("deny-sender").outcome == Outcome::skip);
     LocalListsHarness local(std::nullopt); // the sender matters, not the client
-    local.config.deny_senders = {"evil.example"};
+    local.config = *load_config("", {{"deny.sender", "evil.example"}}).config;
     local.facts.sender = "x@evil.example";
     local.facts.sender_seen = true;
     CHECK(local.run("deny-sender").outcome == Outcome::fail);
+}
+
+// exempt-recipients takes *@domain, deny.sender took @domain: the same
+// spelling in deny.sender loaded without a word and never matched.
+TEST_CASE("defect: deny.sender = *@spam.example never matches") {
+    struct Row {
+        const char *pattern;
+        const char *sender;
+        Outcome expected;
+    };
+    const Row rows[] = {
+        {"*@spam.example", "anyone@spam.example", Outcome::fail},
+        {"*@spam.example", "anyone@SPAM.example.", Outcome::fail},
+        {"*@spam.example", "anyone@sub.spam.example", Outcome::pass},
+        {"*@spam.example", "anyone@ham.example", Outcome::pass},
+        {"news@*", "news@anywhere.example", Outcome::fail},
+        {"news@*", "other@anywhere.example", Outcome::pass},
+    };
+    for (const auto &row : rows) {
+        const std::string pattern = row.pattern, sender = row.sender;
+        CAPTURE(pattern);
+        CAPTURE(sender);
+        const auto loaded = load_config("", {{"deny.sender", row.pattern}});
+        for (const auto &error : loaded.errors)
+            MESSAGE(error.to_string());
+        REQUIRE(loaded.config);
+        LocalListsHarness harness("192.0.2.1");
+        harness.config = *loaded.config;
+        harness.facts.sender = row.sender;
+        harness.facts.sender_seen = true;
+        CHECK(harness.run("deny-sender").outcome == row.expected);
+    }
+}
+
+// Entries that can match no address (or every one) are configuration
+// errors, in every option that matches addresses.
+TEST_CASE("defect: an address pattern that cannot match loads without an error") {
+    const char *options[] = {"deny.sender", "exempt-recipients"};
+    const char *patterns[] = {
+        "spam*@example.com",
+        "*spam@example.com",
+        "user@*.*",
+        "user@exa*mple.com",
+        "user@-bad-.example",
+        "user@exa_mple.com",
+        "user@@example.com",
+        "a@b@example.com",
+        "@",
+        "*@*",
+        "*",
+        "user@[192.0.2.1]",
+        "\"quoted\"@example.com",
+        "us(er@example.com",
+        "user@example..com",
+        "user@.",
+        ".",
+    };
+    for (const std::string option : options)
+        for (const std::string pattern : patterns) {
+            CAPTURE(option);
+            CAPTURE(pattern);
+            const auto loaded = load_config("", {{option, pattern}});
+            CHECK_FALSE(loaded.config);
+            REQUIRE(loaded.errors.size() == 1);
+            CHECK(loaded.errors[0].option == option);
+            CHECK(loaded.errors[0].message.find(pattern) != std::string::npos);
+        }
 }

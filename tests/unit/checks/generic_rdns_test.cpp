@@ -303,9 +303,8 @@ TEST_CASE("generic-rdns with an empty pattern set still sees embedded addresses"
 }
 
 TEST_CASE("generic-rdns loads its patterns with the configuration") {
-    auto config = *load_config("").config;
-    config.generic_rdns_files = {shipped};
-    std::vector<std::string> errors;
+    auto config = *load_config("", {{"generic-rdns-patterns", shipped}}).config;
+    std::vector<ConfigError> errors;
     const auto data = CheckDataSet::load(config, errors);
     CHECK(errors.empty());
     const auto *patterns =
@@ -313,8 +312,33 @@ TEST_CASE("generic-rdns loads its patterns with the configuration") {
     REQUIRE(patterns != nullptr);
     CHECK(patterns->token_count() == shipped_patterns().token_count());
 
-    config.generic_rdns_files = {"/nonexistent/generic.conf"};
+    config = *load_config("", {{"generic-rdns-patterns", "/nonexistent/generic.conf"}}).config;
     CheckDataSet::load(config, errors);
     REQUIRE(errors.size() == 1);
-    CHECK(errors[0] == "/nonexistent/generic.conf: cannot read the file");
+    CHECK(errors[0].to_string() ==
+          "command line: generic-rdns-patterns: /nonexistent/generic.conf: cannot read the file");
+}
+
+TEST_CASE("generic-rdns names the line of the configuration that names the faulty file") {
+    const TemporaryFile bad("token dyn\nregex (unclosed\n");
+    const auto directory = std::filesystem::path(bad.path).parent_path();
+    const auto missing = (directory / "generic-rdns-test-missing.conf").string();
+    const TemporaryFile conf(
+        "generic-rdns-patterns = " + shipped + "\n" + "generic-rdns-patterns = " +
+        std::filesystem::path(bad.path).filename().string() + " generic-rdns-test-missing.conf\n");
+    const auto loaded = load_config(conf.path);
+    REQUIRE(loaded.config);
+    std::vector<ConfigError> errors;
+    const auto data = CheckDataSet::load(*loaded.config, errors);
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].to_string().rfind(conf.path + ":2: generic-rdns-patterns: " + bad.path +
+                                          ":2: bad regular expression",
+                                      0) == 0);
+    CHECK(errors[1].to_string() ==
+          conf.path + ":2: generic-rdns-patterns: " + missing + ": cannot read the file");
+    // What the files hold apart from the bad line still loads.
+    const auto *patterns =
+        dynamic_cast<const GenericRdnsPatterns *>(data.find(generic_rdns_check()));
+    REQUIRE(patterns != nullptr);
+    CHECK(patterns->token_count() == shipped_patterns().token_count() + 1);
 }

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -36,7 +37,9 @@ TEST_CASE("defaults load without a file and match the issue's policy") {
     CHECK(config.socket == "unix:/run/portcullis/portcullis.sock");
     CHECK(config.resolver.dnssec);
     CHECK(config.resolver.trust_anchor == "/usr/share/dns/root.key");
-    CHECK(config.exempt_recipients == std::vector<std::string>{"postmaster@*", "abuse@*"});
+    REQUIRE(config.exempt_recipients.size() == 2);
+    CHECK(config.exempt_recipients[0].text() == "postmaster@*");
+    CHECK(config.exempt_recipients[1].text() == "abuse@*");
     CHECK(config.action_for("rdns-missing").kind == ActionKind::reject);
     CHECK(config.action_for("rdns-unconfirmed").kind == ActionKind::tempfail);
     CHECK(config.action_for("rdns-generic").kind == ActionKind::log);
@@ -258,4 +261,65 @@ TEST_CASE("durations and sizes") {
     CHECK(parse_size("32m") == 32u << 20);
     CHECK(parse_size("1G") == 1u << 30);
     CHECK_FALSE(parse_size("lots"));
+}
+
+// The command line wins over the file, so its errors are its own: they
+// were reported as "FILE: OPTION: ..." (or at the line the command line
+// overrode), as if the file were at fault.
+TEST_CASE("defect: an error in a command-line option is blamed on the file") {
+    TempFile file("mode = enforce\n[resolver]\ntimeout = 5s\n[dnsbl]\nzone = ok.example\n");
+    const auto loaded = load_config(file.path, {{"mode", "maybe"},
+                                                {"resolver.timeout", "soon"},
+                                                {"dnsbl.zone", "bad.example=127.0.0.[2.."}});
+    CHECK_FALSE(loaded.config);
+    REQUIRE(loaded.errors.size() == 3);
+    for (const auto &error : loaded.errors) {
+        CAPTURE(error.to_string());
+        CHECK(error.to_string().rfind("command line: " + error.option + ": ", 0) == 0);
+    }
+
+    // A list adds the command line's words to the file's: an error in a
+    // word of the file still names its line.
+    TempFile list("[dnsbl]\nzone = ok.example\nzone = bad.example=127.0.0.[2..\n");
+    const auto mixed = load_config(list.path, {{"dnsbl.zone", "more.example"}});
+    REQUIRE(mixed.errors.size() == 1);
+    CHECK(mixed.errors[0].to_string().rfind(list.path + ":3: dnsbl.zone: ", 0) == 0);
+}
+
+TEST_CASE("Config::error locates a value where it was set, for the later load steps") {
+    TempFile file("replies-file = my-replies.conf\n"
+                  "generic-rdns-patterns = a.conf\n"
+                  "generic-rdns-patterns = b.conf /abs/c.conf\n");
+    const auto loaded = load_config(file.path, {{"user", "nobody"}});
+    for (const auto &error : loaded.errors)
+        MESSAGE(error.to_string());
+    REQUIRE(loaded.config);
+    const Config &config = *loaded.config;
+    const auto directory = std::filesystem::path(file.path).parent_path();
+    CHECK(config.error("replies-file", config.replies_file, "gone").to_string() ==
+          file.path + ":1: replies-file: gone");
+    CHECK(config.error("generic-rdns-patterns", (directory / "a.conf").string(), "x").line == 2);
+    CHECK(config.error("generic-rdns-patterns", (directory / "b.conf").string(), "x").line == 3);
+    CHECK(config.error("generic-rdns-patterns", "/abs/c.conf", "x").line == 3);
+    CHECK(config.error("user", config.user, "no such user").to_string() ==
+          "command line: user: no such user");
+    CHECK(config.error("resolver.trust-anchor", config.resolver.trust_anchor, "gone").to_string() ==
+          "default: resolver.trust-anchor: gone");
+    Config by_hand;
+    CHECK(by_hand.error("group", "", "no such group").to_string() ==
+          "default: group: no such group");
+}
+
+TEST_CASE("a configuration with errors still comes back converted, for the later load steps") {
+    TempFile file("replies-file = mine.conf\nmode = maybe\n[dnsbl]\nzonee = x\n");
+    const auto loaded = load_config(file.path);
+    CHECK_FALSE(loaded.config);
+    REQUIRE(loaded.partial);
+    CHECK(loaded.errors.size() == 2);
+    CHECK(loaded.partial->replies_file ==
+          (std::filesystem::path(file.path).parent_path() / "mine.conf").string());
+    // A file that cannot be parsed gives nothing to go on.
+    TempFile broken("mode dry-run\n");
+    CHECK_FALSE(load_config(broken.path).partial);
+    CHECK_FALSE(load_config("/nonexistent/portcullis.conf").partial);
 }

@@ -323,6 +323,65 @@ TEST_CASE_FIXTURE(Fixture, "configuration errors throw naming what is wrong") {
     CHECK_FALSE(what_thrown(garbage_anchor).empty());
 }
 
+std::size_t thread_count() {
+    return static_cast<std::size_t>(
+        std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                      std::filesystem::directory_iterator()));
+}
+
+TEST_CASE_FIXTURE(Fixture, "check_resolver_settings names every faulty file, starting nothing") {
+    const auto threads = thread_count();
+    CHECK(check_resolver_settings(settings()).empty());
+
+    auto both_missing = settings();
+    both_missing.dnssec = true;
+    both_missing.unbound_config = zone.directory() + "/no-such-unbound.conf";
+    both_missing.trust_anchor = zone.directory() + "/no-such-root.key";
+    auto problems = check_resolver_settings(both_missing);
+    REQUIRE(problems.size() == 2);
+    CHECK(problems[0].option == "resolver.unbound-config");
+    CHECK(problems[0].value == both_missing.unbound_config);
+    CHECK(problems[0].message.find("cannot read the file") != std::string::npos);
+    CHECK(problems[1].option == "resolver.trust-anchor");
+    CHECK(problems[1].value == both_missing.trust_anchor);
+
+    // What libunbound reads only when it starts: an anchor file it
+    // cannot parse, an anchor file the unbound config names.
+    auto garbage = settings();
+    garbage.dnssec = true;
+    garbage.trust_anchor = zone.directory() + "/garbage.key";
+    std::ofstream(garbage.trust_anchor) << "this is not a trust anchor\n";
+    problems = check_resolver_settings(garbage);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].option == "resolver.trust-anchor");
+    CHECK(problems[0].message.find(garbage.trust_anchor) != std::string::npos);
+
+    auto anchor_in_config = settings();
+    anchor_in_config.dnssec = true;
+    anchor_in_config.trust_anchor.clear();
+    anchor_in_config.unbound_config = zone.directory() + "/anchored.conf";
+    std::ofstream(anchor_in_config.unbound_config)
+        << local_data << "    trust-anchor-file: \"" << zone.directory() << "/none.key\"\n";
+    problems = check_resolver_settings(anchor_in_config);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].option == "resolver.unbound-config");
+    CHECK(problems[0].value == anchor_in_config.unbound_config);
+
+    auto unknown_keyword = settings();
+    unknown_keyword.unbound_config = zone.directory() + "/unknown.conf";
+    std::ofstream(unknown_keyword.unbound_config) << "server:\n    no-such-unbound-option: yes\n";
+    problems = check_resolver_settings(unknown_keyword);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].option == "resolver.unbound-config");
+    CHECK(problems[0].message.find("did not accept") != std::string::npos);
+
+    auto bad_forward = settings();
+    bad_forward.forward = {"not-an-address", "also-not"};
+    CHECK(check_resolver_settings(bad_forward).size() == 2);
+
+    CHECK(thread_count() == threads);
+}
+
 TEST_CASE_FIXTURE(Fixture, "DNSSEC on with the root anchor still answers local data") {
     auto validating = settings();
     validating.dnssec = true;

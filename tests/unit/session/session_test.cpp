@@ -41,10 +41,10 @@ runtime_with(std::vector<std::pair<std::string, std::string>> options,
     for (const auto &error : loaded.errors)
         MESSAGE(error.to_string());
     REQUIRE(loaded.config);
-    std::vector<std::string> errors;
+    std::vector<ConfigError> errors;
     auto runtime = Runtime::build(std::move(*loaded.config), errors, std::move(dns));
     for (const auto &error : errors)
-        MESSAGE(error);
+        MESSAGE(error.to_string());
     REQUIRE(runtime);
     return runtime;
 }
@@ -261,17 +261,49 @@ TEST_CASE("the check report says what the milter does") {
           std::string::npos);
 }
 
-TEST_CASE("recipient patterns") {
-    const std::vector<std::string> patterns = {"postmaster@*", "abuse@*", "*@exempt.example",
-                                               "ops@dest.example"};
-    CHECK(recipient_matches("postmaster@any.example", patterns));
-    CHECK(recipient_matches("<POSTMASTER@any.example>", patterns));
-    CHECK(recipient_matches("postmaster", patterns));
-    CHECK(recipient_matches("x@exempt.example", patterns));
-    CHECK(recipient_matches("ops@dest.example", patterns));
-    CHECK_FALSE(recipient_matches("ops@other.example", patterns));
-    CHECK_FALSE(recipient_matches("postmaster.fake@x.example", patterns));
-    CHECK_FALSE(recipient_matches("", patterns));
+TEST_CASE("Runtime::load names the option of every file it cannot load, in one run") {
+    const auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf",
+                                    {{"replies-file", "/nonexistent/replies.conf"},
+                                     {"generic-rdns-patterns", "/nonexistent/generic.conf"}});
+    REQUIRE(loaded.config);
+    std::vector<ConfigError> errors;
+    const auto unstarted = Runtime::load(*loaded.config, errors);
+    CHECK_FALSE(unstarted.resolver);
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].to_string() ==
+          "command line: replies-file: /nonexistent/replies.conf: cannot read the replies file");
+    CHECK(errors[1].to_string() == "command line: generic-rdns-patterns: "
+                                   "/nonexistent/generic.conf: cannot read the file");
+    errors.clear();
+    CHECK_FALSE(Runtime::build(*loaded.config, errors, world()));
+    CHECK(errors.size() == 2);
+}
+
+TEST_CASE("exempt-recipients takes address patterns and exempts only those recipients") {
+    // 192.0.2.30 has no PTR: refused for everyone but the exempt.
+    const auto runtime =
+        runtime_with({{"exempt-recipients",
+                       "postmaster@* abuse@ *@exempt.example ops@dest.example hostmaster"}});
+    const Client client{"192.0.2.30", "mail.good.example", "a@good.example"};
+    const std::pair<const char *, bool> rows[] = {
+        {"postmaster@any.example", true},
+        {"<POSTMASTER@any.example>", true},
+        {"postmaster", true},
+        {"abuse@any.example", true},
+        {"x@exempt.example", true},
+        {"ops@dest.example", true},
+        {"hostmaster@dest.example", true},
+        {"ops@other.example", false},
+        {"postmaster.fake@x.example", false},
+        {"x@sub.exempt.example", false},
+        {"user@dest.example", false},
+    };
+    for (const auto &[recipient, exempt] : rows) {
+        CAPTURE(recipient);
+        const auto answer = run(runtime, client, recipient);
+        CHECK(answer.exempt == exempt);
+        CHECK(answer.verdict == (exempt ? Verdict::continue_ : Verdict::reject));
+    }
 }
 
 TEST_CASE("defect: a DNS failure can undo an allow listing") {

@@ -43,10 +43,10 @@ runtime_with(std::vector<std::pair<std::string, std::string>> options,
     for (const auto &error : loaded.errors)
         MESSAGE(error.to_string());
     REQUIRE(loaded.config);
-    std::vector<std::string> errors;
+    std::vector<ConfigError> errors;
     auto runtime = Runtime::build(std::move(*loaded.config), errors, std::move(dns));
     for (const auto &error : errors)
-        MESSAGE(error);
+        MESSAGE(error.to_string());
     REQUIRE(runtime);
     return runtime;
 }

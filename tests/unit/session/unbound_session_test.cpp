@@ -57,10 +57,10 @@ struct UnboundWorld {
             MESSAGE(error.to_string());
         REQUIRE(loaded.config);
         auto resolver = std::make_shared<UnboundResolver>(loaded.config->resolver);
-        std::vector<std::string> errors;
+        std::vector<ConfigError> errors;
         runtime = Runtime::build(std::move(*loaded.config), errors, std::move(resolver));
         for (const auto &error : errors)
-            MESSAGE(error);
+            MESSAGE(error.to_string());
         REQUIRE(runtime);
     }
     ~UnboundWorld() { std::remove(file.c_str()); }
