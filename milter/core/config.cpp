@@ -198,17 +198,17 @@ constexpr BoundOption general_options[] = {
      [](const OptionValue &in, Config &config) {
          config.session.max_helos = in.whole_number(0, 1000000);
      }},
-    {{"session.max-transactions", OptionType::number, "100",
+    {{"session.max-transactions", OptionType::number, "1000",
       "transactions (MAIL commands) one session may start (0: no limit)"},
      [](const OptionValue &in, Config &config) {
          config.session.max_transactions = in.whole_number(0, 1000000);
      }},
-    {{"session.max-recipients", OptionType::number, "5000",
+    {{"session.max-recipients", OptionType::number, "50000",
       "RCPT commands one session may send, all transactions together (0: no limit)"},
      [](const OptionValue &in, Config &config) {
          config.session.max_recipients = in.whole_number(0, 100000000);
      }},
-    {{"session.max-lookups", OptionType::number, "5000",
+    {{"session.max-lookups", OptionType::number, "20000",
       "DNS lookups one session may start, in all (0: no limit)"},
      [](const OptionValue &in, Config &config) {
          config.session.max_lookups = in.whole_number(0, 100000000);
