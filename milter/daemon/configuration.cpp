@@ -1,4 +1,5 @@
 #include "configuration.hpp"
+#include "privileges.hpp"
 
 #include "resolver/unbound_resolver.hpp"
 
@@ -31,8 +32,11 @@ std::string missing_account(const char *kind, const std::string &name, Lookup lo
 // The user and group a start switches to.
 void check_accounts(const Config &config, std::vector<ConfigError> &errors) {
     if (!config.user.empty())
-        if (auto why = missing_account<passwd>("user", config.user, getpwnam_r); !why.empty())
+        if (auto why = missing_account<passwd>("user", config.user, getpwnam_r); !why.empty()) {
+            if (why.ends_with("does not exist"))
+                why += ": " + missing_user_advice(config.user);
             errors.push_back(config.error("user", config.user, std::move(why)));
+        }
     if (!config.group.empty())
         if (auto why = missing_account<group>("group", config.group, getgrnam_r); !why.empty())
             errors.push_back(config.error("group", config.group, std::move(why)));

@@ -19,6 +19,12 @@ std::string user_name(uid_t uid) {
 
 } // namespace
 
+std::string missing_user_advice(const std::string &user) {
+    return "create it (useradd --system --user-group --no-create-home --home-dir /nonexistent "
+           "--shell /usr/sbin/nologin " +
+           user + "), or write user = root to keep root";
+}
+
 std::optional<ServiceIdentity> service_identity(const Config &config, int &status) {
     if (geteuid() != 0) {
         ServiceIdentity identity{user_name(geteuid()), geteuid(), getegid(), false};
@@ -35,10 +41,7 @@ std::optional<ServiceIdentity> service_identity(const Config &config, int &statu
     }
     const passwd *entry = getpwnam(config.user.c_str());
     if (!entry) {
-        log_error("user '" + config.user +
-                  "' does not exist: create it (useradd --system --user-group "
-                  "--no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin " +
-                  config.user + "), or write user = root to keep root");
+        log_error("user '" + config.user + "' does not exist: " + missing_user_advice(config.user));
         status = 67; // EX_NOUSER
         return std::nullopt;
     }

@@ -26,6 +26,10 @@ struct ServiceIdentity {
 // an empty user) after logging why and what to write instead.
 std::optional<ServiceIdentity> service_identity(const Config &config, int &status);
 
+// What to do about a configured user that does not exist: the command
+// that creates it, or the line that keeps root.
+std::string missing_user_advice(const std::string &user);
+
 // Switches to `identity` for good (all threads): supplementary groups
 // dropped, then group, then user; checks that root cannot be regained.
 bool drop_privileges(const ServiceIdentity &identity);

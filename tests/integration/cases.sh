@@ -174,6 +174,7 @@ case_defect_n_unknown_user() {
     have_milter || return 1
     local file=$WORK/n-user.conf
     write_milter_config "$file" "$WORK/milter/unused.sock"
+    sed -i "/^user = /d" "$file"
     sed -i '2i user = portcullis-no-such-user\ngroup = portcullis-no-such-group' "$file"
     config_check_errors n-unknown-user "$file" -- \
         "$file:2: user: " "$file:3: group: "
@@ -186,6 +187,7 @@ case_defect_n_collects_errors() {
     local file=$WORK/n-several.conf
     write_milter_config "$file" "$WORK/milter/unused.sock"
     sed -i '/^replies-file = /d' "$file" # its default, replies.conf beside the file, is missing
+    sed -i "/^user = /d" "$file"
     sed -i '2i user = portcullis-no-such-user' "$file"
     sed -i "/^generic-rdns-patterns = /a generic-rdns-patterns = $WORK/missing/generic-rdns.conf" "$file"
     sed -i "s|^dnssec = no$|dnssec = yes\ntrust-anchor = $WORK/missing/root.key|" "$file"
@@ -567,6 +569,7 @@ case_sighup_refuses_what_n_refuses() {
     write_milter_config "$conf" "$MILTER_SOCKET" enforce
     stop_milter
     start_milter "$conf" "$MILTER_SOCKET" || return 1
+    sed -i "/^user = /d" "$conf"
     sed -i '2i user = portcullis-no-such-user' "$conf"
     sed -i 's/^mode = enforce$/mode = dry-run/' "$conf"
     kill -HUP "$MILTER_PID"
