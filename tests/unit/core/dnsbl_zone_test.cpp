@@ -80,6 +80,8 @@ TEST_CASE("defect: a zone that no query name can hold is accepted") {
         {label63 + ".example", true},   {label63 + "a.example", false}, // a label of 64 bytes
         {"bl." + label63 + "a", false}, {zone189, true},
         {zone189 + "b", false},         {zone189 + "=127.0.0.2*3", true},
+        {"bl.example.", true},   // one trailing dot is the root
+        {"bl.example..", false}, // zone_entry_fuzz: an empty label after the dot
     };
     for (const auto &row : rows) {
         CAPTURE(row.entry);
