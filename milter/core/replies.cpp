@@ -213,10 +213,12 @@ Reply render_reply(const ReplyTemplate &tmpl, Verdict verdict,
     auto rule = printable_ascii(vars.count("rule") ? vars.at("rule") : std::string("unknown"));
     if (rule.size() > 64)
         rule.resize(64);
+    bool names_rule = false;
     std::vector<std::string> lines;
     for (const auto &line : tmpl.lines) {
         if (!have_url && line.find("${url}") != std::string::npos)
             continue;
+        names_rule = names_rule || line.find("${rule}") != std::string::npos;
         lines.push_back(printable_ascii(expand_template(line, vars)));
         if (lines.size() == max_reply_lines)
             break;
@@ -233,12 +235,14 @@ Reply render_reply(const ReplyTemplate &tmpl, Verdict verdict,
         }
     };
     cut("");
-    // The rule id is always named: where the template's own text does not
-    // (no ${rule}, or one that a cut removed or a malformed ${ swallowed),
-    // by a suffix that no cut can remove.
-    const bool named = std::any_of(reply.lines.begin(), reply.lines.end(), [&](const auto &line) {
-        return undoubled(line).find(rule) != std::string::npos;
-    });
+    // The rule id is always named: by the template's ${rule} where it is
+    // still there once expanded and cut (a long value before it, or a
+    // malformed ${ swallowing it, can take it away), else by a suffix
+    // that no cut can remove.
+    const bool named =
+        names_rule && std::any_of(reply.lines.begin(), reply.lines.end(), [&](const auto &line) {
+            return undoubled(line).find(rule) != std::string::npos;
+        });
     if (!named)
         cut(escape_percent(std::string(lines.back().empty() ? "" : " ") + "(rule " + rule + ")"));
     return reply;
