@@ -95,6 +95,12 @@ std::optional<Network> Network::parse(std::string_view text) {
             return std::nullopt;
         network.prefix_ = prefix;
     }
+    // Clients are compared unmapped: a network within the IPv4-mapped
+    // range (::ffff:0:0/96) stands for the IPv4 network it maps.
+    if (!base->is_v4() && base->unmapped().is_v4() && network.prefix_ >= 96) {
+        network.base_ = base->unmapped();
+        network.prefix_ -= 96;
+    }
     return network;
 }
 

@@ -77,15 +77,29 @@ bool parse_filter(std::string_view filter, std::vector<std::vector<OctetRange>> 
     return octets.size() == 4;
 }
 
-bool valid_zone_name(std::string_view zone) {
-    if (zone.empty() || zone.size() > 200 || zone.front() == '.' ||
+// The longest zone under which every query name fits the DNS's 253
+// bytes: an IPv6 client's name puts 32 nibbles and their dots (64 bytes)
+// before it.
+constexpr std::size_t max_zone_length = 253 - 64;
+
+// Why `zone` cannot be asked under, or "" when it can.
+const char *zone_name_problem(std::string_view zone) {
+    if (zone.empty() || zone.front() == '.' || zone.back() == '.' ||
         zone.find("..") != std::string_view::npos)
-        return false;
-    for (char c : zone)
+        return "the zone is not a DNS name";
+    std::size_t label = 0;
+    for (char c : zone) {
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '.' || c == '_'))
-            return false;
-    return true;
+            return "the zone is not a DNS name";
+        label = c == '.' ? 0 : label + 1;
+        if (label > 63)
+            return "the zone is not a DNS name: a label has more than 63 bytes";
+    }
+    if (zone.size() > max_zone_length)
+        return "the zone is longer than 189 bytes: the query name of an IPv6 client under it "
+               "would pass the DNS's 253";
+    return "";
 }
 
 } // namespace
@@ -118,8 +132,8 @@ std::optional<DnsblZone> DnsblZone::parse(std::string_view text, std::string *er
     }
     if (!text.empty() && text.back() == '.')
         text.remove_suffix(1);
-    if (!valid_zone_name(text))
-        return fail("the zone is not a DNS name");
+    if (const char *problem = zone_name_problem(text); *problem)
+        return fail(problem);
     zone.zone = to_lower(text);
     return zone;
 }

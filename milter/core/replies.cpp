@@ -3,6 +3,7 @@
 #include "config_file.hpp"
 #include "policy.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -57,6 +58,17 @@ ReplyTemplate declared_template(const RuleSpec &rule) {
     return tmpl;
 }
 
+// A line for libmilter ('%' doubled) as it reads.
+std::string undoubled(std::string_view line) {
+    std::string out;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        out += line[i];
+        if (line[i] == '%' && i + 1 < line.size() && line[i + 1] == '%')
+            ++i;
+    }
+    return out;
+}
+
 } // namespace
 
 std::string Reply::text() const {
@@ -64,11 +76,7 @@ std::string Reply::text() const {
     for (const auto &line : lines) {
         if (!out.empty())
             out += ' ';
-        for (std::size_t i = 0; i < line.size(); ++i) {
-            out += line[i];
-            if (line[i] == '%' && i + 1 < line.size() && line[i + 1] == '%')
-                ++i;
-        }
+        out += undoubled(line);
     }
     return out;
 }
@@ -217,17 +225,26 @@ Reply render_reply(const ReplyTemplate &tmpl, Verdict verdict,
     }
     if (lines.empty())
         lines.push_back("Refused by local policy");
-    // The rule id is always named: a suffix that no cut can remove.
-    const std::string suffix =
-        names_rule
-            ? ""
-            : escape_percent(std::string(lines.back().empty() ? "" : " ") + "(rule " + rule + ")");
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-        const bool last = i + 1 == lines.size();
-        auto text =
-            escape_percent_within(lines[i], max_reply_line_length - (last ? suffix.size() : 0));
-        reply.lines.push_back(last ? text + suffix : text);
-    }
+    auto cut = [&](const std::string &suffix) {
+        reply.lines.clear();
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            const bool last = i + 1 == lines.size();
+            auto text =
+                escape_percent_within(lines[i], max_reply_line_length - (last ? suffix.size() : 0));
+            reply.lines.push_back(last ? text + suffix : text);
+        }
+    };
+    cut("");
+    // The rule id is always named: by the template's ${rule} where it is
+    // still there once expanded and cut (a long value before it, or a
+    // malformed ${ swallowing it, can take it away), else by a suffix
+    // that no cut can remove.
+    const bool named =
+        names_rule && std::any_of(reply.lines.begin(), reply.lines.end(), [&](const auto &line) {
+            return undoubled(line).find(rule) != std::string::npos;
+        });
+    if (!named)
+        cut(escape_percent(std::string(lines.back().empty() ? "" : " ") + "(rule " + rule + ")"));
     return reply;
 }
 

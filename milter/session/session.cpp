@@ -20,8 +20,20 @@ bool needs_client_names() {
     return needed;
 }
 
+// The value of a key=value field of the decision line, from the client
+// or the MTA: the log_safe() word when it holds no space, '"' or '\\',
+// else a "..." string, so that no value can end its field or add one.
+std::string field_value(std::string_view text, std::size_t limit) {
+    auto word = log_safe(text, limit);
+    if (word.find_first_of(" \"\\") == std::string::npos)
+        return word;
+    return "\"" + log_quoted(text, limit) + "\"";
+}
+
+// An envelope address as a field's value: <address> (a quoted local part
+// may hold spaces).
 std::string angle(const std::string &address) {
-    return "<" + log_safe(address) + ">";
+    return field_value("<" + address + ">", 258);
 }
 
 // reply-url with ${rule} filled in.
@@ -267,11 +279,11 @@ RecipientAnswer Session::recipient(const std::string &address) {
 
 void Session::log_decision(const RecipientAnswer &answer, const std::string &recipient) const {
     const auto &evaluation = *evaluation_;
-    std::string line = "session=" + id_ + " queue=" + (queue_id_.empty() ? "-" : queue_id_) +
-                       " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
-                       " ptr=" + log_safe(facts_.client_name, 255) +
-                       " helo=" + log_safe(facts_.helo, 255) + " from=" + angle(facts_.sender) +
-                       " rcpt=" + angle(recipient);
+    std::string line =
+        "session=" + id_ + " queue=" + (queue_id_.empty() ? "-" : field_value(queue_id_, 64)) +
+        " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
+        " ptr=" + field_value(facts_.client_name, 255) + " helo=" + field_value(facts_.helo, 255) +
+        " from=" + angle(facts_.sender) + " rcpt=" + angle(recipient);
     const bool refused =
         answer.policy_verdict == Verdict::reject || answer.policy_verdict == Verdict::tempfail;
     if (refused) {

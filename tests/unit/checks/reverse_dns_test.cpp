@@ -301,7 +301,8 @@ TEST_CASE("reverse-dns reads a lookup that never completed as an error") {
     CHECK(outcome_of(results, "rdns-unconfirmed") == Outcome::error);
 }
 
-TEST_CASE("reverse-dns waits for forward lookups started by the PTR answer") {
+TEST_CASE("reverse-dns waits for forward lookups started by the PTR answer" *
+          doctest::test_suite("threads")) {
     CheckHarness harness("192.0.2.1");
     auto threaded = std::make_shared<ThreadedResolver>(harness.dns);
     harness.lookups = Lookups::create(threaded);

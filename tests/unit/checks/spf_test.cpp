@@ -280,7 +280,8 @@ TEST_CASE("a result that is not in reads as temperror, never as a verdict") {
     CHECK(evaluated.front().vars.at("spf_problem") == "no SPF result within resolver.stage-budget");
 }
 
-TEST_CASE("Lookups::wait_until() covers an SPF evaluation answered later by another thread") {
+TEST_CASE("Lookups::wait_until() covers an SPF evaluation answered later by another thread" *
+          doctest::test_suite("threads")) {
     auto answers = std::make_shared<ScriptedResolver>();
     spf_world(*answers);
     auto later = std::make_shared<LaterResolver>(answers, std::chrono::milliseconds(30));

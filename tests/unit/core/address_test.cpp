@@ -80,3 +80,32 @@ TEST_CASE("address literals") {
     CHECK_FALSE(parse_address_literal("[192.0.2.1"));
     CHECK_FALSE(parse_address_literal("[]"));
 }
+
+TEST_CASE("defect: a network written as an IPv4-mapped address never matches") {
+    // Clients are compared unmapped (an IPv4-mapped client is IPv4), so a
+    // network in the mapped form, as in trusted-networks or allow.network,
+    // must stand for the IPv4 network it maps.
+    struct Row {
+        const char *network;
+        const char *address;
+        bool inside;
+    };
+    const Row rows[] = {
+        {"::ffff:192.0.2.7", "192.0.2.7", true},
+        {"::ffff:192.0.2.7", "::ffff:192.0.2.7", true},
+        {"::ffff:192.0.2.0/120", "192.0.2.200", true},
+        {"::ffff:192.0.2.0/120", "::ffff:192.0.2.9", true},
+        {"::ffff:192.0.2.0/120", "192.0.3.1", false},
+        {"::ffff:0.0.0.0/96", "203.0.113.9", true},
+        {"::ffff:0.0.0.0/96", "2001:db8::1", false},
+    };
+    for (const auto &row : rows) {
+        const std::string network_text = row.network;
+        const std::string address_text = row.address;
+        CAPTURE(network_text);
+        CAPTURE(address_text);
+        const auto network = Network::parse(row.network);
+        REQUIRE(network);
+        CHECK(network->contains(*IpAddress::parse(row.address)) == row.inside);
+    }
+}

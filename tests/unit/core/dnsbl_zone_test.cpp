@@ -65,3 +65,32 @@ TEST_CASE("DNSBL filters select return codes") {
         CHECK(DnsblZone::parse(row.entry)->matches(row.answer) == row.matches);
     }
 }
+
+TEST_CASE("defect: a zone that no query name can hold is accepted") {
+    // An IPv6 client's query name puts 32 nibbles and their dots (64
+    // bytes) before the zone, and a name has at most 253 bytes.
+    const std::string label63(63, 'a');
+    const std::string zone189 = label63 + "." + label63 + "." + std::string(61, 'b');
+    REQUIRE(zone189.size() == 189);
+    struct Row {
+        std::string entry;
+        bool valid;
+    };
+    const Row rows[] = {
+        {label63 + ".example", true},   {label63 + "a.example", false}, // a label of 64 bytes
+        {"bl." + label63 + "a", false}, {zone189, true},
+        {zone189 + "b", false},         {zone189 + "=127.0.0.2*3", true},
+        {"bl.example.", true},   // one trailing dot is the root
+        {"bl.example..", false}, // zone_entry_fuzz: an empty label after the dot
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.entry);
+        std::string error;
+        const auto zone = DnsblZone::parse(row.entry, &error);
+        CHECK(zone.has_value() == row.valid);
+        if (zone)
+            CHECK(64 + zone->zone.size() <= 253);
+        else
+            CHECK_FALSE(error.empty());
+    }
+}

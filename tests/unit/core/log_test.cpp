@@ -20,7 +20,7 @@ TEST_CASE("log_quoted escapes quotes and backslashes, and is printable") {
     CHECK(log_quoted(std::string(300, '"'), 10).size() == 10 * 2 + 3); // cut, then escaped
 }
 
-TEST_CASE("defect: a stalled syslog stalls every DNS answer") {
+TEST_CASE("defect: a stalled syslog stalls every DNS answer" * doctest::test_suite("threads")) {
     // The sink blocks until released: a syslog that stopped reading.
     std::mutex mutex;
     std::condition_variable released;

@@ -48,7 +48,7 @@ TEST_CASE("a lookup is asked once per session and read back") {
     CHECK(lookups->get("mail.example", DnsType::AAAA).is_error());
 }
 
-TEST_CASE("waiting covers lookups started by continuations") {
+TEST_CASE("waiting covers lookups started by continuations" * doctest::test_suite("threads")) {
     auto resolver = std::make_shared<DelayedResolver>();
     auto lookups = Lookups::create(resolver);
     lookups->start("ptr.example", DnsType::PTR, [&](const DnsAnswer &answer) {

@@ -187,3 +187,33 @@ TEST_CASE("defect: internal errors have one hard-coded 451 text") {
     CHECK(local.code == "421");
     CHECK(local.text().find("Local trouble") != std::string::npos);
 }
+
+TEST_CASE("defect: a reply whose ${rule} is cut off or malformed names no rule") {
+    struct Row {
+        const char *name;
+        std::string line;
+        std::string txt;
+    };
+    const Row rows[] = {
+        {"${rule} after a long TXT reason, past the line's 980 bytes",
+         "Listed: ${dnsbl_txt} (${rule})", std::string(975, 'x')},
+        {"${rule} inside an unclosed ${", "Refused ${x${rule}", ""},
+        {"${rule} in a line after the 32nd", "", ""},
+    };
+    for (const auto &row : rows) {
+        const std::string name = row.name;
+        CAPTURE(name);
+        ReplyTemplate tmpl;
+        tmpl.lines = {row.line};
+        if (row.line.empty()) {
+            tmpl.lines.assign(32, "Refused by local policy");
+            tmpl.lines.push_back("(${rule})");
+        }
+        const auto reply =
+            render_reply(tmpl, Verdict::reject, {{"rule", "dnsbl-listed"}, {"dnsbl_txt", row.txt}});
+        CAPTURE(reply.text());
+        CHECK(reply.text().find("dnsbl-listed") != std::string::npos);
+        for (const auto &line : reply.lines)
+            CHECK(line.size() <= max_reply_line_length);
+    }
+}

@@ -41,7 +41,8 @@ TEST_CASE("reads are typed and session notes are bounded") {
     CHECK(notes->get<int>("helo 39") == 39);
 }
 
-TEST_CASE("notes may be put from other threads while the session reads") {
+TEST_CASE("notes may be put from other threads while the session reads" *
+          doctest::test_suite("threads")) {
     auto notes = SessionNotes::create();
     const auto transaction = notes->transaction();
     std::vector<std::thread> threads;

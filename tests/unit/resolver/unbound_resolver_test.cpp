@@ -228,7 +228,8 @@ TEST_CASE_FIXTURE(Fixture, "escaped names reach libunbound; malformed ones never
     }
 }
 
-TEST_CASE_FIXTURE(Fixture, "two hundred lookups in flight all complete exactly once") {
+TEST_CASE_FIXTURE(Fixture, "two hundred lookups in flight all complete exactly once" *
+                               doctest::test_suite("threads")) {
     const std::pair<const char *, DnsType> queries[] = {
         {"mail.example.test", DnsType::A},  {"mail.example.test", DnsType::AAAA},
         {"example.test", DnsType::MX},      {"nope.example.test", DnsType::A},
@@ -255,7 +256,8 @@ TEST_CASE_FIXTURE(Fixture, "two hundred lookups in flight all complete exactly o
     }
 }
 
-TEST_CASE_FIXTURE(Fixture, "a callback may start another lookup from the event thread") {
+TEST_CASE_FIXTURE(Fixture, "a callback may start another lookup from the event thread" *
+                               doctest::test_suite("threads")) {
     UnboundResolver resolver(settings());
     Completions done(2);
     auto second = done.slot(1);
@@ -269,7 +271,8 @@ TEST_CASE_FIXTURE(Fixture, "a callback may start another lookup from the event t
     CHECK(done.answer(1).records == std::vector<std::string>{"192.0.2.1"});
 }
 
-TEST_CASE_FIXTURE(Fixture, "a server that never answers gives a timeout in bounded time") {
+TEST_CASE_FIXTURE(Fixture, "a server that never answers gives a timeout in bounded time" *
+                               doctest::test_suite("threads")) {
     UnboundResolver resolver(settings(300ms));
     Completions done(1);
     const auto started = std::chrono::steady_clock::now();
@@ -284,7 +287,8 @@ TEST_CASE_FIXTURE(Fixture, "a server that never answers gives a timeout in bound
     CHECK(done.calls(0) == 1);
 }
 
-TEST_CASE_FIXTURE(Fixture, "destruction completes pending lookups with a shutdown servfail") {
+TEST_CASE_FIXTURE(Fixture, "destruction completes pending lookups with a shutdown servfail" *
+                               doctest::test_suite("threads")) {
     constexpr std::size_t count = 20;
     Completions done(count);
     const auto started = std::chrono::steady_clock::now();

@@ -397,3 +397,64 @@ TEST_CASE("defect: a quote inside a key=\"...\" log field ends the field early")
     CHECK(fields->at("text").starts_with(
         "HELO/EHLO argument \"bad\"name\\x.good.example\" is not a valid host name"));
 }
+
+TEST_CASE(
+    "defect: a space in a HELO, an address or the queue id adds fields to the decision line") {
+    struct Row {
+        const char *name;
+        const char *hostname;
+        const char *helo;
+        const char *sender;
+        const char *recipient;
+        const char *queue_id;
+    };
+    // A quoted local part may hold spaces (RFC 5321); HELO arguments and
+    // macros come as the client and the MTA send them.
+    const Row rows[] = {
+        {"HELO", "client", "mx.good.example rule=allow action=continue", "a@good.example",
+         "u@dest.example", "4XyzQ1"},
+        {"sender", "client", "mail.good.example", "\"john doe\"@good.example", "u@dest.example",
+         "4XyzQ1"},
+        {"recipient", "client", "mail.good.example", "a@good.example",
+         "\"jane rule=x\"@dest.example", "4XyzQ1"},
+        {"queue id", "client", "mail.good.example", "a@good.example", "u@dest.example",
+         "4XyzQ1 rule=allow"},
+        {"client name", "client name=x", "mail.good.example", "a@good.example", "u@dest.example",
+         "4XyzQ1"},
+    };
+    const auto runtime = runtime_with({});
+    for (const auto &row : rows) {
+        const std::string name = row.name;
+        CAPTURE(name);
+        std::vector<std::string> lines;
+        LogSettings capture;
+        capture.to_syslog = false;
+        capture.sink = [&](int, std::string_view line) { lines.emplace_back(line); };
+        configure_logging(capture);
+        Session session(runtime, "test");
+        session.connect(IpAddress::parse("192.0.2.20"), row.hostname, "mx.dest.example",
+                        std::nullopt);
+        session.helo(row.helo);
+        session.mail(row.sender, "");
+        session.set_queue_id(row.queue_id);
+        const auto answer = session.recipient(row.recipient);
+        configure_logging(LogSettings{});
+        REQUIRE(answer.verdict != Verdict::continue_);
+        const std::string *decision = nullptr;
+        for (const auto &line : lines)
+            if (line.starts_with("session=test queue="))
+                decision = &line;
+        REQUIRE(decision);
+        CAPTURE(*decision);
+        const auto fields = fields_of(*decision);
+        CHECK(fields);
+        if (!fields)
+            continue;
+        CHECK(fields->at("rule") == answer.rule);
+        CHECK(fields->at("ptr") == row.hostname);
+        CHECK(fields->at("helo") == row.helo);
+        CHECK(fields->at("from") == "<" + std::string(row.sender) + ">");
+        CHECK(fields->at("rcpt") == "<" + std::string(row.recipient) + ">");
+        CHECK(fields->at("queue") == row.queue_id);
+    }
+}

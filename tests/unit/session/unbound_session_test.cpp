@@ -68,7 +68,8 @@ struct UnboundWorld {
 
 } // namespace
 
-TEST_CASE("sessions over libunbound local-data decide as over scripted DNS") {
+TEST_CASE("sessions over libunbound local-data decide as over scripted DNS" *
+          doctest::test_suite("threads")) {
     struct Row {
         const char *name;
         const char *client;

@@ -439,7 +439,8 @@ TEST_CASE("the blocking helper gives temperror when its budget runs out") {
     held->answer_all(); // late answers complete into nothing
 }
 
-TEST_CASE("done runs exactly once per evaluation with answers from another thread") {
+TEST_CASE("done runs exactly once per evaluation with answers from another thread" *
+          doctest::test_suite("threads")) {
     const std::string zone = R"(
 example.com: [TXT: "v=spf1 include:a.example mx:b.example a:c.example ptr -all"]
 a.example: [TXT: "v=spf1 ip4:198.51.100.0/24 ?all"]
