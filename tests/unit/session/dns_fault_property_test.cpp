@@ -868,3 +868,53 @@ TEST_CASE("DNS-fault property: no fault, alone or combined, under any accepted c
                           "rule " << id << " never decided a 5xx in a faulted session");
     }
 }
+
+namespace {
+
+// One session of a hand-written case, with its faults.
+Run run_case(std::vector<std::pair<std::string, std::string>> options, const World &world,
+             const std::map<Key, Fault> &faults) {
+    options.emplace_back("resolver.stage-budget", "1ms");
+    auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf", options);
+    for (const auto &error : loaded.errors)
+        MESSAGE(error.to_string());
+    REQUIRE(loaded.config);
+    std::vector<std::string> problems;
+    auto built = Runtime::build(std::move(*loaded.config), problems,
+                                std::make_shared<portcullis::testing::ScriptedResolver>());
+    REQUIRE(built);
+    Runtime runtime = *built;
+    return run(runtime, world, faults, Mode::faulted);
+}
+
+// A client 192.0.2.10 named mail.client.example (confirmed), greeting
+// with that name, sending from alice@sender.example (which has an MX and
+// an SPF record that passes the client).
+World good_client() {
+    World world;
+    world.client = "192.0.2.10";
+    world.other_address = "198.51.100.7";
+    world.helos = {"mail.client.example"};
+    world.sender = "alice@sender.example";
+    world.ptr_names = {"mail.client.example"};
+    world.set("10.2.0.192.in-addr.arpa", DnsType::PTR, {"mail.client.example"});
+    world.set("mail.client.example", DnsType::A, {"192.0.2.10"});
+    world.set("mail.client.example", DnsType::AAAA, {});
+    world.set("sender.example", DnsType::MX, {"10 mx.sender.example"});
+    world.set("sender.example", DnsType::TXT, {"v=spf1 ip4:192.0.2.0/24 -all"});
+    return world;
+}
+
+} // namespace
+
+TEST_CASE("defect: a PTR answer whose records cannot be read rejects the client as having no "
+          "PTR") {
+    // The resolver drops a record it cannot decode; what is left read as
+    // an answer without records, and rdns-missing rejected (550 5.7.25).
+    const auto world = good_client();
+    const Run faulted =
+        run_case({}, world, {{{"10.2.0.192.in-addr.arpa", DnsType::PTR}, Fault::malformed}});
+    INFO(describe(faulted));
+    CHECK_FALSE(faulted.refuses_permanently());
+    CHECK(faulted.verdict == Verdict::tempfail);
+}
