@@ -18,10 +18,10 @@ std::string_view to_string(DnsType type);
 
 struct DnsAnswer {
     enum class Status {
-        ok,       // records present (may still be empty after filtering)
+        ok,       // records present, every one of them readable
         nxdomain, // the name does not exist
         nodata,   // the name exists, no records of this type
-        servfail, // server failure or refusal: a DNS error
+        servfail, // server failure, refusal or an unreadable record: a DNS error
         timeout,  // no answer within the per-lookup timeout: a DNS error
         bogus,    // DNSSEC validation failed: a DNS error, never a negative
     };

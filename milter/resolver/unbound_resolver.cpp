@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <poll.h>
 #include <stdexcept>
@@ -163,15 +164,31 @@ DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
         answer.status = DnsAnswer::Status::nodata;
     } else {
         answer.status = DnsAnswer::Status::ok;
+        std::size_t unreadable = 0;
+        std::size_t total = 0;
         for (std::size_t i = 0; result->data[i] != nullptr; ++i) {
-            if (result->len[i] < 0)
-                continue;
-            std::span<const std::uint8_t> rdata(
-                reinterpret_cast<const std::uint8_t *>(result->data[i]),
-                static_cast<std::size_t>(result->len[i]));
-            if (auto text = dns_wire::parse_rdata(type, rdata))
+            ++total;
+            std::optional<std::string> text;
+            if (result->len[i] >= 0)
+                text = dns_wire::parse_rdata(
+                    type, std::span<const std::uint8_t>(
+                              reinterpret_cast<const std::uint8_t *>(result->data[i]),
+                              static_cast<std::size_t>(result->len[i])));
+            if (text)
                 answer.records.push_back(std::move(*text));
+            else
+                ++unreadable;
         }
+        if (total == 0)
+            answer.status = DnsAnswer::Status::nodata;
+        // A record that cannot be read might have been the one that
+        // mattered (the confirming name, a list's error code): the answer
+        // is a DNS error, never a shorter answer.
+        if (unreadable > 0)
+            return failure(DnsAnswer::Status::servfail,
+                           "malformed answer: " + std::to_string(unreadable) + " of " +
+                               std::to_string(total) + " " + std::string(to_string(type)) +
+                               " records could not be read");
     }
     return answer;
 }
