@@ -918,3 +918,33 @@ TEST_CASE("defect: a PTR answer whose records cannot be read rejects the client 
     CHECK_FALSE(faulted.refuses_permanently());
     CHECK(faulted.verdict == Verdict::tempfail);
 }
+
+TEST_CASE("defect: a failed lookup takes a rule's negative score away and the total rejects") {
+    // A rule scored negatively lowers the total when it fails. A lookup
+    // that fails leaves the rule undecided: decide() counted nothing for
+    // it, and the total of the others reached policy.score-reject.
+    const std::vector<std::pair<std::string, std::string>> scoring = {
+        {"policy.score-reject", "3"}, {"policy.helo-not-fqdn", "score:3"}};
+    SUBCASE("an error: the PTR name's A lookup, for rdns-unconfirmed") {
+        auto options = scoring;
+        options.emplace_back("policy.rdns-unconfirmed", "score:-2");
+        auto world = good_client();
+        world.helos = {"nodots"};
+        const Run faulted =
+            run_case(options, world, {{{"mail.client.example", DnsType::A}, Fault::servfail}});
+        INFO(describe(faulted));
+        CHECK_FALSE(faulted.refuses_permanently());
+    }
+    SUBCASE("an SPF temperror, for spf-softfail") {
+        auto options = scoring;
+        options.emplace_back("policy.spf-softfail", "score:-2");
+        options.emplace_back("policy.spf-temperror", "log");
+        auto world = good_client();
+        world.helos = {"nodots"};
+        world.set("sender.example", DnsType::TXT, {"v=spf1 ~all"});
+        const Run faulted =
+            run_case(options, world, {{{"sender.example", DnsType::TXT}, Fault::timeout}});
+        INFO(describe(faulted));
+        CHECK_FALSE(faulted.refuses_permanently());
+    }
+}
