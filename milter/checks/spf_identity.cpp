@@ -144,6 +144,10 @@ CheckResult spf_check_result(std::string_view check, std::string_view rule_prefi
                         spf.result == Code::temperror || spf.result == Code::permerror;
     result.rule = std::string(rule_prefix) + std::string(failed ? to_string(spf.result) : "fail");
     result.outcome = failed ? Outcome::fail : Outcome::pass;
+    // Had DNS answered, a temperror might have been any other result.
+    if (spf.result == Code::temperror)
+        for (const auto code : {Code::fail, Code::softfail, Code::permerror})
+            result.could_be.push_back(std::string(rule_prefix) + std::string(to_string(code)));
 
     std::string detail = "SPF " + std::string(to_string(spf.result)) + " for <" +
                          log_safe(note.request.sender, 200) + "> from " +
