@@ -948,3 +948,15 @@ TEST_CASE("defect: a failed lookup takes a rule's negative score away and the to
         CHECK_FALSE(faulted.refuses_permanently());
     }
 }
+
+TEST_CASE("defect: SPF's ptr passes over a failed lookup and the resulting fail rejects") {
+    // RFC 7208 section 5.5 skips a PTR name whose A lookup fails; the
+    // name could have matched, and spf-fail rejected (550 5.7.23).
+    auto world = good_client();
+    world.set("sender.example", DnsType::TXT, {"v=spf1 ptr:client.example -all"});
+    const Run faulted =
+        run_case({}, world, {{{"mail.client.example", DnsType::A}, Fault::timeout}});
+    INFO(describe(faulted));
+    CHECK_FALSE(faulted.refuses_permanently());
+    CHECK(faulted.verdict == Verdict::tempfail);
+}
