@@ -960,3 +960,36 @@ TEST_CASE("defect: SPF's ptr passes over a failed lookup and the resulting fail 
     CHECK_FALSE(faulted.refuses_permanently());
     CHECK(faulted.verdict == Verdict::tempfail);
 }
+
+TEST_CASE("defect: an allow list scored through a negative action that does not answer lets the "
+          "total reject") {
+    // A DNSWL (or domain allow list) configured as a zone whose listing
+    // fails the rule, and the rule scored negatively. A list error
+    // counted as not listed, and the total of the others rejected.
+    const std::vector<std::pair<std::string, std::string>> scoring = {
+        {"policy.score-reject", "3"}, {"policy.helo-not-fqdn", "score:3"}};
+    auto world = good_client();
+    world.helos = {"nodots"};
+    SUBCASE("DNSBL") {
+        auto options = scoring;
+        options.emplace_back("dnsbl.zone", "wl.example");
+        options.emplace_back("policy.dnsbl-listed", "score:-5");
+        world.set("10.2.0.192.wl.example", DnsType::A, {"127.0.0.2"});
+        for (const Fault fault : {Fault::timeout, Fault::list_error}) {
+            const Run faulted =
+                run_case(options, world, {{{"10.2.0.192.wl.example", DnsType::A}, fault}});
+            INFO(fault_name(fault) << ": " << describe(faulted));
+            CHECK_FALSE(faulted.refuses_permanently());
+        }
+    }
+    SUBCASE("RHSBL") {
+        auto options = scoring;
+        options.emplace_back("rhsbl.zone", "rwl.example");
+        options.emplace_back("policy.rhsbl-listed", "score:-5");
+        world.set("sender.example.rwl.example", DnsType::A, {"127.0.0.2"});
+        const Run faulted = run_case(
+            options, world, {{{"sender.example.rwl.example", DnsType::A}, Fault::servfail}});
+        INFO(describe(faulted));
+        CHECK_FALSE(faulted.refuses_permanently());
+    }
+}
