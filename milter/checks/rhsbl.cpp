@@ -13,7 +13,9 @@
 // lookup, or an answer in 127.255.255.0/24, counts as not listed (logged
 // once by the lookups or here); and an allow list (negative weight) that
 // could not answer for some name and could have taken a total reaching
-// the threshold below it makes the result an error, not a fail.
+// the threshold below it makes the result an error, not a fail. A pass
+// that block lists that did not answer could have made a fail says so
+// (CheckResult::could_be): a negative score of the rule still counts.
 // Vars on fail: rhsbl_zone, rhsbl_domain, rhsbl_source ("sender domain",
 // "HELO name", "client name"), rhsbl_txt (cut to dnsbl.txt-max-length)
 // and rhsbl_score.
@@ -177,6 +179,7 @@ class RhsblCheck final : public Check {
         std::vector<std::string> problems;
         double score = 0;
         double unanswered_allow = 0;
+        double unanswered_block = 0;
         for (const auto &entry : config.rhsbl_zones) {
             bool unanswered = false;
             bool counted = false;
@@ -212,8 +215,10 @@ class RhsblCheck final : public Check {
                 counted = true;
                 break; // an entry counts once
             }
-            if (unanswered && !counted)
+            if (unanswered && !counted) {
                 unanswered_allow += std::min(entry.weight, 0.0);
+                unanswered_block += std::max(entry.weight, 0.0);
+            }
         }
         std::sort(problems.begin(), problems.end());
         problems.erase(std::unique(problems.begin(), problems.end()), problems.end());
@@ -257,8 +262,12 @@ class RhsblCheck final : public Check {
         }
         const std::string found = listed.empty() ? "not listed (" + join_items(asked, ", ") + ")"
                                                  : "listed: " + join_items(listed, ", ");
-        return {make_result(Outcome::pass,
-                            found + "; " + totals + " below threshold " + threshold + not_counted)};
+        auto result = make_result(Outcome::pass, found + "; " + totals + " below threshold " +
+                                                     threshold + not_counted);
+        if (undecided_by_block_lists(top != nullptr, score, unanswered_block,
+                                     config.rhsbl_threshold))
+            result.could_be = {"rhsbl-listed"};
+        return {result};
     }
 };
 
