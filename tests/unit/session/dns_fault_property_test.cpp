@@ -993,3 +993,23 @@ TEST_CASE("defect: an allow list scored through a negative action that does not 
         CHECK_FALSE(faulted.refuses_permanently());
     }
 }
+
+TEST_CASE("defect: a failed PTR lookup keeps an RHSBL allow list from the client name, and the "
+          "sender's listing rejects") {
+    // The client's name is on an RHSBL allow list that takes the sender
+    // domain's listing below the threshold. With the PTR lookup failed
+    // the name was never asked, and rhsbl-listed rejected (550).
+    auto world = good_client();
+    world.helos = {"helo.client.example"};
+    world.set("helo.client.example", DnsType::A, {"192.0.2.10"});
+    world.set("sender.example.dbl.example", DnsType::A, {"127.0.0.2"});
+    world.set("mail.client.example.rwl.example", DnsType::A, {"127.0.0.2"});
+    const std::vector<std::pair<std::string, std::string>> options = {
+        {"rhsbl.zone", "dbl.example*2 rwl.example*-5"}};
+    for (const auto &key : std::vector<Key>{{"10.2.0.192.in-addr.arpa", DnsType::PTR},
+                                            {"mail.client.example", DnsType::A}}) {
+        const Run faulted = run_case(options, world, {{key, Fault::timeout}});
+        INFO(describe(key) << ": " << describe(faulted));
+        CHECK_FALSE(faulted.refuses_permanently());
+    }
+}
