@@ -1013,3 +1013,28 @@ TEST_CASE("defect: a failed PTR lookup keeps an RHSBL allow list from the client
         CHECK_FALSE(faulted.refuses_permanently());
     }
 }
+
+TEST_CASE("defect: a failed A lookup of the HELO name of an IPv6 client makes "
+          "helo-address-mismatch a skip, not an error") {
+    // For an IPv6 client only the AAAA answer can hold its address, but
+    // A records elsewhere make the mismatch. With A failed and no AAAA
+    // records the rule was skipped, its negative score lost, and the
+    // total rejected.
+    World world;
+    world.v6 = true;
+    world.client = "2001:db8::10";
+    world.other_address = "2001:db8:ffff::7";
+    world.helos = {"helo.other.example"};
+    world.sender = "alice@sender.example";
+    world.set("helo.other.example", DnsType::A, {"198.51.100.77"});
+    world.set("helo.other.example", DnsType::AAAA, {});
+    world.set("sender.example", DnsType::MX, {"10 mx.sender.example"});
+    const std::vector<std::pair<std::string, std::string>> options = {
+        {"policy.score-reject", "3"},
+        {"policy.rdns-missing", "score:3"},
+        {"policy.helo-address-mismatch", "score:-5"}};
+    const Run faulted =
+        run_case(options, world, {{{"helo.other.example", DnsType::A}, Fault::servfail}});
+    INFO(describe(faulted));
+    CHECK_FALSE(faulted.refuses_permanently());
+}
