@@ -20,8 +20,15 @@ bool needs_client_names() {
     return needed;
 }
 
-std::string angle(const std::string &address) {
-    return "<" + log_safe(address) + ">";
+// A field of the decision line the client controls: always quoted, so
+// that quotes and spaces inside stay in it.
+std::string quoted_field(std::string_view key, std::string_view value, std::size_t limit = 255) {
+    return " " + std::string(key) + "=\"" + log_quoted(value, limit) + "\"";
+}
+
+// An envelope address in angle brackets, quoted.
+std::string address_field(std::string_view key, const std::string &address) {
+    return quoted_field(key, "<" + address + ">", 258);
 }
 
 // reply-url with ${rule} filled in.
@@ -59,8 +66,8 @@ Session::Session(std::shared_ptr<const Runtime> runtime, std::string id)
     : runtime_(std::move(runtime)), id_(std::move(id)) {
     const std::string session = id_;
     auto on_error = [session](const std::string &name, DnsType type, const DnsAnswer &a) {
-        log_warning("session=" + session + " dns-error lookup=" + log_safe(name) + "/" +
-                    std::string(to_string(type)) + " status=" + std::string(to_string(a.status)) +
+        log_warning("session=" + session + " dns-error lookup=\"" + log_quoted(name) + "/" +
+                    std::string(to_string(type)) + "\" status=" + std::string(to_string(a.status)) +
                     " why=\"" + log_quoted(a.why) + "\"");
     };
     lookups_ = Lookups::create(runtime_->resolver, std::move(on_error));
@@ -247,9 +254,8 @@ void Session::log_decision(const RecipientAnswer &answer, const std::string &rec
     const auto &evaluation = *evaluation_;
     std::string line = "session=" + id_ + " queue=" + (queue_id_.empty() ? "-" : queue_id_) +
                        " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
-                       " ptr=" + log_safe(facts_.client_name, 255) +
-                       " helo=" + log_safe(facts_.helo, 255) + " from=" + angle(facts_.sender) +
-                       " rcpt=" + angle(recipient);
+                       quoted_field("ptr", facts_.client_name) + quoted_field("helo", facts_.helo) +
+                       address_field("from", facts_.sender) + address_field("rcpt", recipient);
     const bool refused =
         answer.policy_verdict == Verdict::reject || answer.policy_verdict == Verdict::tempfail;
     if (refused) {
