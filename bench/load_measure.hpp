@@ -86,7 +86,7 @@ inline LogCounts count_log(const std::string &path, long from) {
     file.seekg(from);
     std::string line;
     while (std::getline(file, line)) {
-        if (line.find(" rcpt=<") == std::string::npos)
+        if (line.find(" rcpt=\"<") == std::string::npos)
             continue;
         if (line.find(" action=continue") != std::string::npos)
             ++counts.continue_;

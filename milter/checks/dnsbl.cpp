@@ -146,8 +146,12 @@ class DnsblCheck final : public Check {
         }
         const std::string listings =
             listed.empty() ? "not listed" : "listed: " + join_items(listed, ", ");
-        return {make_result(Outcome::pass, listings + "; score " + score + " below threshold " +
-                                               threshold + problems)};
+        auto result = make_result(Outcome::pass, listings + "; score " + score +
+                                                     " below threshold " + threshold + problems);
+        if (undecided_by_block_lists(top != nullptr, report.score, report.unanswered_block,
+                                     context.config.dnsbl_threshold))
+            result.could_be = {"dnsbl-listed"};
+        return {result};
     }
 };
 
@@ -170,6 +174,11 @@ const std::string *dnsbl_refusal_code(const DnsAnswer &answer) {
 
 bool undecided_by_allow_lists(double score, double unanswered_allow, double threshold) {
     return score >= threshold && score + unanswered_allow < threshold;
+}
+
+bool undecided_by_block_lists(bool listed, double score, double unanswered_block,
+                              double threshold) {
+    return (listed || unanswered_block > 0) && score + unanswered_block >= threshold;
 }
 
 std::string join_items(const std::vector<std::string> &items, std::string_view separator) {
@@ -197,11 +206,13 @@ DnsblReport read_dnsbl(const CheckContext &context) {
         if (answer.is_error()) {
             report.problems.push_back(entry.zone + " " + std::string(to_string(answer.status)));
             report.unanswered_allow += std::min(entry.weight, 0.0);
+            report.unanswered_block += std::max(entry.weight, 0.0);
             continue;
         }
         if (const auto *code = dnsbl_refusal_code(answer)) {
             report.problems.push_back(entry.zone + " refused the query (" + *code + ")");
             report.unanswered_allow += std::min(entry.weight, 0.0);
+            report.unanswered_block += std::max(entry.weight, 0.0);
             continue;
         }
         if (!answer.has_records())

@@ -13,7 +13,10 @@
 // once as list errors and count as not listed. Nor does it let mail be
 // refused: when an allow list (negative weight) could not answer and its
 // weight could have brought a total that reaches the threshold below it,
-// the result is an error (the policy's dns-error), not a fail.
+// the result is an error (the policy's dns-error), not a fail; and when
+// a block list could not answer and its weight could have brought the
+// total to the threshold, the pass says it might have been a fail, so
+// that a negative score of the rule still counts for the client.
 #pragma once
 
 #include "checks/check.hpp"
@@ -38,11 +41,18 @@ struct DnsblReport {
     // The sum of the negative weights of the entries whose lookup failed
     // or was refused: what allow lists that did not answer could take off.
     double unanswered_allow = 0;
+    // And the sum of the positive weights of those entries: what block
+    // lists that did not answer could have added.
+    double unanswered_block = 0;
 };
 
 // The total reaches the threshold, but allow lists that did not answer
 // could have taken it below: the check cannot decide.
 bool undecided_by_allow_lists(double score, double unanswered_allow, double threshold);
+// The total stays below the threshold (a pass), but block lists that did
+// not answer could have brought it there: the pass might have been a fail
+// (CheckResult::could_be), which matters to a rule scored negatively.
+bool undecided_by_block_lists(bool listed, double score, double unanswered_block, double threshold);
 
 // "2.0.0.127.zen.example" or the 32-nibble form for IPv6, from the
 // client's reversed address (ClientIdentity::reversed).

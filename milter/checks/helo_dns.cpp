@@ -106,6 +106,12 @@ CheckResult address_mismatch(const CheckContext &context, const std::string &nam
     const DnsAnswer &relevant = client.is_v4() ? a : aaaa;
     if (relevant.is_error())
         return make_result("helo-address-mismatch", Outcome::error, failure(name, type, relevant));
+    // Addresses of the other family might have been there.
+    const DnsType other_type = client.is_v4() ? DnsType::AAAA : DnsType::A;
+    const DnsAnswer &other = client.is_v4() ? aaaa : a;
+    if (addresses.empty() && other.is_error())
+        return make_result("helo-address-mismatch", Outcome::error,
+                           failure(name, other_type, other));
     if (addresses.empty())
         return make_result("helo-address-mismatch", Outcome::skip, name + " has no addresses");
     std::string list;

@@ -13,7 +13,11 @@
 // lookup, or an answer in 127.255.255.0/24, counts as not listed (logged
 // once by the lookups or here); and an allow list (negative weight) that
 // could not answer for some name and could have taken a total reaching
-// the threshold below it makes the result an error, not a fail.
+// the threshold below it makes the result an error, not a fail. A pass
+// that block lists that did not answer could have made a fail says so
+// (CheckResult::could_be): a negative score of the rule still counts. A
+// client name DNS could not tell (its PTR lookup or the forward lookup
+// confirming it failed) is a name no list answered for.
 // Vars on fail: rhsbl_zone, rhsbl_domain, rhsbl_source ("sender domain",
 // "HELO name", "client name"), rhsbl_txt (cut to dnsbl.txt-max-length)
 // and rhsbl_score.
@@ -154,6 +158,28 @@ struct Listing {
     std::string txt;
 };
 
+// Why some client names are unknown (the PTR lookup failed, or the
+// forward lookup of a PTR name), or "": any list may list such a name.
+std::string unknown_client_names(const CheckContext &context) {
+    if (!context.identity.address)
+        return "";
+    const auto &ptr = context.lookups.get(context.identity.reverse_name, DnsType::PTR);
+    if (ptr.is_error())
+        return "client names unknown: PTR lookup " + std::string(to_string(ptr.status));
+    const DnsType type = context.identity.address->is_v4() ? DnsType::A : DnsType::AAAA;
+    const auto confirmed = context.identity.names->confirmed();
+    for (const auto &name : context.identity.names->names()) {
+        if (std::find(confirmed.begin(), confirmed.end(), name) != confirmed.end())
+            continue;
+        const auto &answer = context.lookups.get(name, type);
+        if (answer.is_error())
+            return "client name " + log_safe(name) +
+                   " unconfirmed: " + std::string(to_string(type)) + " lookup " +
+                   std::string(to_string(answer.status));
+    }
+    return "";
+}
+
 class RhsblCheck final : public Check {
   public:
     std::string_view name() const override { return check_name; }
@@ -175,15 +201,20 @@ class RhsblCheck final : public Check {
         if (config.rhsbl_zones.empty())
             return {make_result(Outcome::skip, "no rhsbl.zone configured")};
         const auto candidates = all_candidates(context);
-        if (candidates.empty())
+        const auto unknown = unknown_client_names(context);
+        if (candidates.empty() && unknown.empty())
             return {make_result(Outcome::skip, "no domain name to look up")};
 
         std::vector<Listing> listings;
         std::vector<std::string> problems;
         double score = 0;
         double unanswered_allow = 0;
+        double unanswered_block = 0;
+        if (!unknown.empty())
+            problems.push_back(unknown);
         for (const auto &entry : config.rhsbl_zones) {
-            bool unanswered = false;
+            // A name DNS could not tell may be listed anywhere.
+            bool unanswered = !unknown.empty();
             bool counted = false;
             for (const auto &candidate : candidates) {
                 if (!fits(candidate.domain, entry))
@@ -217,8 +248,10 @@ class RhsblCheck final : public Check {
                 counted = true;
                 break; // an entry counts once
             }
-            if (unanswered && !counted)
+            if (unanswered && !counted) {
                 unanswered_allow += std::min(entry.weight, 0.0);
+                unanswered_block += std::max(entry.weight, 0.0);
+            }
         }
         std::sort(problems.begin(), problems.end());
         problems.erase(std::unique(problems.begin(), problems.end()), problems.end());
@@ -262,8 +295,12 @@ class RhsblCheck final : public Check {
         }
         const std::string found = listed.empty() ? "not listed (" + join_items(asked, ", ") + ")"
                                                  : "listed: " + join_items(listed, ", ");
-        return {make_result(Outcome::pass,
-                            found + "; " + totals + " below threshold " + threshold + not_counted)};
+        auto result = make_result(Outcome::pass, found + "; " + totals + " below threshold " +
+                                                     threshold + not_counted);
+        if (undecided_by_block_lists(top != nullptr, score, unanswered_block,
+                                     config.rhsbl_threshold))
+            result.could_be = {"rhsbl-listed"};
+        return {result};
     }
 };
 

@@ -144,6 +144,17 @@ CheckResult spf_check_result(std::string_view check, std::string_view rule_prefi
                         spf.result == Code::temperror || spf.result == Code::permerror;
     result.rule = std::string(rule_prefix) + std::string(failed ? to_string(spf.result) : "fail");
     result.outcome = failed ? Outcome::fail : Outcome::pass;
+    // Had DNS answered, a temperror, or a result the RFC reached by
+    // passing over a DNS error (ptr, %{p}), might have been another. Such
+    // a failed result cannot refuse the client: it is an error (the
+    // policy's dns-error). The result itself (Received-SPF) stays as the
+    // RFC has it.
+    if (spf.result == Code::temperror || !spf.skipped_error.empty())
+        for (const auto code : {Code::fail, Code::softfail, Code::permerror})
+            if (code != spf.result)
+                result.could_be.push_back(std::string(rule_prefix) + std::string(to_string(code)));
+    if (failed && spf.result != Code::temperror && !spf.skipped_error.empty())
+        result.outcome = Outcome::error;
 
     std::string detail = "SPF " + std::string(to_string(spf.result)) + " for <" +
                          log_safe(note.request.sender, 200) + "> from " +
@@ -160,6 +171,9 @@ CheckResult spf_check_result(std::string_view check, std::string_view rule_prefi
         detail += "; explanation \"" + log_safe(spf.explanation, 512) + "\"";
     if (!spf.problem.empty())
         detail += "; " + log_safe(spf.problem, 300);
+    if (!spf.skipped_error.empty())
+        detail +=
+            "; passed over a DNS error (RFC 7208 section 5.5): " + log_safe(spf.skipped_error, 300);
     result.detail = std::move(detail);
 
     result.vars["spf_result"] = std::string(to_string(spf.result));

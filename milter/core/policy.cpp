@@ -1,5 +1,7 @@
 #include "policy.hpp"
 
+#include <algorithm>
+
 namespace portcullis {
 
 namespace {
@@ -84,6 +86,20 @@ bool acts(const Action &action) {
            (action.kind == ActionKind::score && action.score > 0);
 }
 
+// The most a rule's fail could take off the score: its negative score.
+double relief(const Action &action) {
+    return action.kind == ActionKind::score && action.score < 0 ? action.score : 0;
+}
+
+// What an undecided result might have taken off the score had DNS
+// answered: the most negative score of the fails it might have been.
+double possible_relief(const CheckResult &result, const Config &config) {
+    double most = result.outcome == Outcome::error ? relief(config.action_for(result.rule)) : 0;
+    for (const auto &rule : result.could_be)
+        most = std::min(most, relief(config.action_for(rule)));
+    return most;
+}
+
 } // namespace
 
 Decision decide(std::span<const StagedResult> results, const Config &config) {
@@ -94,6 +110,11 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
     // Every score counts toward score-tempfail; toward score-reject only
     // those of rules that may reject.
     double reject_score = 0;
+    // What undecided results might have taken off it, and the one that
+    // might have taken off the most.
+    double unknown_relief = 0;
+    const StagedResult *undecided = nullptr;
+    double undecided_relief = 0;
     const StagedResult *strongest_score = nullptr;
     const StagedResult *strongest_reject_score = nullptr;
     auto stronger = [&](const StagedResult *than, double score) {
@@ -104,6 +125,13 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
         const auto &result = staged.result;
         const Action &action = config.action_for(result.rule);
         const bool rejecting = may_reject(result.rule, config);
+        if (const double relief = possible_relief(result, config); relief < 0) {
+            unknown_relief += relief;
+            if (relief < undecided_relief) {
+                undecided_relief = relief;
+                undecided = &staged;
+            }
+        }
         if (result.outcome == Outcome::fail) {
             const ActionKind kind = action.kind == ActionKind::reject && !rejecting
                                         ? ActionKind::tempfail
@@ -159,8 +187,20 @@ Decision decide(std::span<const StagedResult> results, const Config &config) {
     if (reject)
         return settle(Verdict::reject, reject, "");
     if (config.score_reject > 0 && reject_score >= config.score_reject) {
-        decision.score = reject_score;
-        return settle(Verdict::reject, strongest_reject_score, std::string(score_rule));
+        if (reject_score + unknown_relief >= config.score_reject) {
+            decision.score = reject_score;
+            return settle(Verdict::reject, strongest_reject_score, std::string(score_rule));
+        }
+        // Had DNS answered, the score might have stayed below: a DNS error
+        // of the result that might have taken off the most.
+        if (config.dns_error_action.kind == ActionKind::tempfail && !tempfail) {
+            tempfail = undecided;
+            tempfail_is_dns = true;
+        } else if (config.dns_error_action.kind == ActionKind::log &&
+                   std::find(decision.logged.begin(), decision.logged.end(), &undecided->result) ==
+                       decision.logged.end()) {
+            decision.logged.push_back(&undecided->result);
+        }
     }
     if (tempfail)
         return settle(Verdict::tempfail, tempfail,

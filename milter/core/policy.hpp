@@ -7,6 +7,11 @@
 // a rule that may not reject (Config::never_reject, the policy's own
 // dns-error) tempfails where its action says reject, and its score counts
 // toward policy.score-tempfail only, never toward policy.score-reject.
+// Nor does a DNS error reject by taking a negative score away: a reject
+// by score must stand whichever fail an undecided result (an error, or
+// one with CheckResult::could_be) might have been; when it might not,
+// policy.dns-error applies instead, for the result that might have
+// taken off the most.
 // Pure function: no DNS, no libmilter.
 #pragma once
 

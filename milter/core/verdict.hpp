@@ -29,6 +29,13 @@ struct CheckResult {
     // Extra reply variables (dnsbl_zone, dnsbl_txt, ...), already bounded
     // in length but not yet sanitized for the reply.
     std::map<std::string, std::string> vars;
+    // The rules whose fail lookups that failed kept from being known: had
+    // DNS answered, this result might have been a fail of one of them
+    // (an error might always have been a fail of its own rule). Set on
+    // the fail of a rule standing for a DNS error (spf-temperror for
+    // spf-fail, spf-softfail and spf-permerror), and on a pass that a list
+    // that did not answer might have turned into a fail.
+    std::vector<std::string> could_be = {};
 };
 
 enum class ActionKind { ignore, log, tempfail, reject, score };

@@ -6,7 +6,9 @@
 // thread (or, for a lookup that cannot start, on the caller's), never
 // under the resolver's lock, so a callback may call resolve() again.
 // A name that cannot exist in the DNS (empty label, over 63/253 bytes,
-// NUL, backslash) is answered nxdomain at once. CNAMEs are followed,
+// NUL, backslash) is answered nxdomain at once. An answer holding a
+// record that cannot be decoded is servfail ("malformed answer"), never
+// the answer without it. CNAMEs are followed,
 // also those libunbound leaves unfollowed in local data (up to 8).
 // When every lookup has failed for settings.renew_after (not zero), the
 // libunbound context is replaced by a fresh one (logged once per run of

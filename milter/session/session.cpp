@@ -20,9 +20,9 @@ bool needs_client_names() {
     return needed;
 }
 
-// The value of a key=value field of the decision line, from the client
-// or the MTA: the log_safe() word when it holds no space, '"' or '\\',
-// else a "..." string, so that no value can end its field or add one.
+// The queue id (the MTA's i macro) as a field's value: the log_safe()
+// word when it holds no space, '"' or '\\', else a "..." string, so that
+// no value can end its field or add one.
 std::string field_value(std::string_view text, std::size_t limit) {
     auto word = log_safe(text, limit);
     if (word.find_first_of(" \"\\") == std::string::npos)
@@ -30,10 +30,15 @@ std::string field_value(std::string_view text, std::size_t limit) {
     return "\"" + log_quoted(text, limit) + "\"";
 }
 
-// An envelope address as a field's value: <address> (a quoted local part
-// may hold spaces).
-std::string angle(const std::string &address) {
-    return field_value("<" + address + ">", 258);
+// A field of the decision line the client controls: always quoted, so
+// that quotes and spaces inside stay in it.
+std::string quoted_field(std::string_view key, std::string_view value, std::size_t limit = 255) {
+    return " " + std::string(key) + "=\"" + log_quoted(value, limit) + "\"";
+}
+
+// An envelope address in angle brackets, quoted.
+std::string address_field(std::string_view key, const std::string &address) {
+    return quoted_field(key, "<" + address + ">", 258);
 }
 
 // reply-url with ${rule} filled in.
@@ -71,8 +76,8 @@ Session::Session(std::shared_ptr<const Runtime> runtime, std::string id)
     : runtime_(std::move(runtime)), id_(std::move(id)) {
     const std::string session = id_;
     auto on_error = [session](const std::string &name, DnsType type, const DnsAnswer &a) {
-        log_warning("session=" + session + " dns-error lookup=" + log_safe(name) + "/" +
-                    std::string(to_string(type)) + " status=" + std::string(to_string(a.status)) +
+        log_warning("session=" + session + " dns-error lookup=\"" + log_quoted(name) + "/" +
+                    std::string(to_string(type)) + "\" status=" + std::string(to_string(a.status)) +
                     " why=\"" + log_quoted(a.why) + "\"");
     };
     const auto &budget = config().session;
@@ -279,11 +284,11 @@ RecipientAnswer Session::recipient(const std::string &address) {
 
 void Session::log_decision(const RecipientAnswer &answer, const std::string &recipient) const {
     const auto &evaluation = *evaluation_;
-    std::string line =
-        "session=" + id_ + " queue=" + (queue_id_.empty() ? "-" : field_value(queue_id_, 64)) +
-        " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
-        " ptr=" + field_value(facts_.client_name, 255) + " helo=" + field_value(facts_.helo, 255) +
-        " from=" + angle(facts_.sender) + " rcpt=" + angle(recipient);
+    std::string line = "session=" + id_ +
+                       " queue=" + (queue_id_.empty() ? "-" : field_value(queue_id_, 64)) +
+                       " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
+                       quoted_field("ptr", facts_.client_name) + quoted_field("helo", facts_.helo) +
+                       address_field("from", facts_.sender) + address_field("rcpt", recipient);
     const bool refused =
         answer.policy_verdict == Verdict::reject || answer.policy_verdict == Verdict::tempfail;
     if (refused) {

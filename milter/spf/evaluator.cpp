@@ -124,6 +124,8 @@ PassOutcome Pass::run() {
         result.problem = printable_text(host.problem, max_problem);
         result.dns_lookups = lookups_;
         result.void_lookups = voids_;
+        // Those of the explanation's %{p} leave the result as it is.
+        result.skipped_error = printable_text(skipped_error_, max_problem);
         std::optional<std::string> explanation;
         if (host.code == Code::fail)
             explanation = explain(host);

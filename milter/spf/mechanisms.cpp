@@ -71,11 +71,15 @@ Match Pass::ptr(const std::string &target) {
     const DnsAnswer *answer = lookup(client_.reverse_name(), DnsType::PTR);
     if (!answer)
         return Match::pending;
-    if (answer->is_error())
-        return Match::no; // RFC 7208 §5.5: no match on a PTR lookup error
+    if (answer->is_error()) {
+        // RFC 7208 §5.5: no match on a PTR lookup error
+        skipped_error_ = "PTR lookup of " + client_.reverse_name() + " " + status_text(*answer);
+        return Match::no;
+    }
     if (is_void(*answer))
         return count_void() ? Match::no : Match::error;
     bool missing = false;
+    std::string failed;
     for (std::size_t i = 0; i < answer->records.size() && i < max_ptr_names; ++i) {
         const auto name = key_name(answer->records[i]);
         if (name.empty() || !is_within(unescape_name(name), target))
@@ -85,8 +89,16 @@ Match Pass::ptr(const std::string &target) {
             missing = true;
         else if (contains_address(*addresses, client_, full_prefix()))
             return Match::yes;
+        else if (addresses->is_error() && failed.empty())
+            failed = std::string(to_string(address_type_)) + " lookup of " + name + " " +
+                     status_text(*addresses);
     }
-    return missing ? Match::pending : Match::no;
+    if (missing)
+        return Match::pending;
+    // RFC 7208 §5.5: a name whose address lookup fails is skipped.
+    if (!failed.empty())
+        skipped_error_ = failed;
+    return Match::no;
 }
 
 Match Pass::exists(const std::string &target) {
@@ -100,10 +112,13 @@ std::optional<std::string> Pass::validated_name(const std::string &domain) {
     const DnsAnswer *ptr = lookup(client_.reverse_name(), DnsType::PTR);
     if (!ptr)
         return std::nullopt;
+    if (ptr->is_error())
+        skipped_error_ = "PTR lookup of " + client_.reverse_name() + " " + status_text(*ptr);
     if (ptr->status != DnsAnswer::Status::ok)
         return "unknown";
     std::vector<std::string> validated;
     bool missing = false;
+    std::string failed;
     for (std::size_t i = 0; i < ptr->records.size() && i < max_ptr_names; ++i) {
         const auto name = key_name(ptr->records[i]);
         if (name.empty())
@@ -113,9 +128,14 @@ std::optional<std::string> Pass::validated_name(const std::string &domain) {
             missing = true;
         else if (contains_address(*address, client_, full_prefix()))
             validated.push_back(unescape_name(name));
+        else if (address->is_error() && failed.empty())
+            failed = std::string(to_string(address_type_)) + " lookup of " + name + " " +
+                     status_text(*address);
     }
     if (missing)
         return std::nullopt;
+    if (!failed.empty())
+        skipped_error_ = failed;
     for (const auto &name : validated)
         if (is_within(name, domain) && name.size() == domain.size())
             return name;

@@ -103,6 +103,7 @@ class Pass {
     MacroValues values_;
     unsigned lookups_ = 0;
     unsigned voids_ = 0;
+    std::string skipped_error_; // SpfResult::skipped_error
     Code error_code_ = Code::permerror;
     std::string error_problem_;
     bool speculative_ = false; // lookups listed now go to prefetch_

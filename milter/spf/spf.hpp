@@ -40,6 +40,11 @@ struct SpfResult {
     unsigned dns_lookups = 0;  // DNS-querying terms evaluated (RFC 7208 §4.6.4)
     unsigned void_lookups = 0; // of those, answers with no records or NXDOMAIN
     std::string problem;       // why none, permerror or temperror; printable ASCII
+    // A DNS error RFC 7208 section 5.5 makes the evaluation pass over (the
+    // PTR lookup of ptr or %{p}, the address lookup of one of the names):
+    // had DNS answered, the result might have been another. Empty when
+    // none; printable ASCII.
+    std::string skipped_error;
 };
 
 std::string_view to_string(SpfResult::Code code);

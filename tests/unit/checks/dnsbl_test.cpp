@@ -378,3 +378,54 @@ TEST_CASE("defect: a dead allow list turns into a reject") {
         CHECK(results[0].detail.find(row.detail) != std::string::npos);
     }
 }
+
+TEST_CASE("a pass that block lists that did not answer could have made a fail says so") {
+    using S = DnsAnswer::Status;
+    struct Row {
+        std::string what;
+        std::vector<std::string> zones;
+        std::function<void(ScriptedResolver &)> script;
+        bool could_fail;
+    };
+    const std::vector<Row> rows = {
+        {"a dead list that alone reaches the threshold",
+         {"bl.example"},
+         [](ScriptedResolver &dns) { dns.fail(bl, DnsType::A, S::timeout); },
+         true},
+        {"a list error that alone reaches the threshold",
+         {"bl.example"},
+         [](ScriptedResolver &dns) { dns.add(bl, DnsType::A, {"127.255.255.254"}); },
+         true},
+        {"a dead list that makes up the difference",
+         {"bl.example*0.5", "zen.example*0.5"},
+         [](ScriptedResolver &dns) {
+             dns.add(zen, DnsType::A, {"127.0.0.2"});
+             dns.fail(bl, DnsType::A, S::servfail);
+         },
+         true},
+        {"a dead list too light to",
+         {"bl.example*0.25", "zen.example*0.5"},
+         [](ScriptedResolver &dns) {
+             dns.add(zen, DnsType::A, {"127.0.0.2"});
+             dns.fail(bl, DnsType::A, S::servfail);
+         },
+         false},
+        {"a dead allow list",
+         {"wl.example*-1"},
+         [](ScriptedResolver &dns) { dns.fail(wl, DnsType::A, S::servfail); },
+         false},
+        {"every list answered", {"bl.example"}, [](ScriptedResolver &) {}, false},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.what);
+        DnsblHarness harness("192.0.2.1");
+        harness.zones(row.zones);
+        harness.config.dnsbl_threshold = 1;
+        row.script(*harness.dns);
+        const auto results = harness.run("dnsbl");
+        REQUIRE(results.size() == 1);
+        CAPTURE(results[0].detail);
+        CHECK(results[0].outcome == Outcome::pass);
+        CHECK((results[0].could_be == std::vector<std::string>{"dnsbl-listed"}) == row.could_fail);
+    }
+}

@@ -333,6 +333,14 @@ TEST_CASE("helo-dns: helo-unresolvable and helo-address-mismatch") {
          "2001:db8::1",
          [&](ScriptedResolver &dns) { dns.add(name, DnsType::AAAA, {"2001:db8::2"}); },
          {{"helo-unresolvable", pass}, {"helo-address-mismatch", fail}}},
+        {"IPv6 client, A fails, no AAAA: A records elsewhere might have been there",
+         "2001:db8::1",
+         [&](ScriptedResolver &dns) {
+             dns.fail(name, DnsType::A, S::servfail);
+             dns.add(name, DnsType::AAAA, {});
+         },
+         {{"helo-unresolvable", error}, {"helo-address-mismatch", error}},
+         "lookup of mail.example.com/A failed: servfail"},
         {"IPv6 client, AAAA bogus",
          "2001:db8::1",
          [&](ScriptedResolver &dns) {

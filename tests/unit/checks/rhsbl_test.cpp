@@ -293,3 +293,62 @@ TEST_CASE("defect: a dead allow list turns into a reject (rhsbl)") {
         CHECK(results.front().detail.find(row.detail_part) != std::string::npos);
     }
 }
+
+TEST_CASE("a client name DNS could not tell counts as a name no list answered for") {
+    using S = DnsAnswer::Status;
+    struct Row {
+        std::string what;
+        std::vector<std::string> zones;
+        std::function<void(ScriptedResolver &)> script;
+        Outcome outcome;
+        std::vector<std::string> could_be;
+        const char *detail_part;
+    };
+    const std::vector<Row> rows = {
+        {"the PTR lookup failed: an allow list could have listed the name",
+         {"bl.test*3", "wl.test*-5"},
+         [](ScriptedResolver &dns) {
+             dns.add("spam.example.bl.test", DnsType::A, {"127.0.0.2"});
+             dns.fail("1.2.0.192.in-addr.arpa", DnsType::PTR, S::timeout);
+         },
+         Outcome::error,
+         {},
+         "client names unknown: PTR lookup timeout"},
+        {"a forward lookup failed",
+         {"bl.test*3", "wl.test*-5"},
+         [](ScriptedResolver &dns) {
+             dns.add("spam.example.bl.test", DnsType::A, {"127.0.0.2"});
+             dns.fail("mail.client.example", DnsType::A, S::servfail);
+         },
+         Outcome::error,
+         {},
+         "client name mail.client.example unconfirmed: A lookup servfail"},
+        {"a block list could have listed the name",
+         {"bl.test*3"},
+         [](ScriptedResolver &dns) {
+             dns.fail("1.2.0.192.in-addr.arpa", DnsType::PTR, S::servfail);
+         },
+         Outcome::pass,
+         {"rhsbl-listed"},
+         "client names unknown"},
+        {"a name that did not confirm, with its answer, is no unknown",
+         {"bl.test*3", "wl.test*-5"},
+         [](ScriptedResolver &dns) { dns.add("spam.example.bl.test", DnsType::A, {"127.0.0.2"}); },
+         Outcome::fail,
+         {},
+         "score 3 >= threshold 1"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.what);
+        RhsblHarness harness("[192.0.2.1]", "x@spam.example");
+        harness.zones(row.zones);
+        harness.config.rhsbl_threshold = 1;
+        row.script(*harness.dns);
+        const auto results = harness.run("rhsbl");
+        REQUIRE(results.size() == 1);
+        CAPTURE(results.front().detail);
+        CHECK(results.front().outcome == row.outcome);
+        CHECK(results.front().could_be == row.could_be);
+        CHECK(results.front().detail.find(row.detail_part) != std::string::npos);
+    }
+}

@@ -161,6 +161,61 @@ TEST_CASE("defect: configuration can turn a DNS fault into a reject") {
     CHECK(decision.rule == "rdns-generic");
 }
 
+TEST_CASE("a reject by score stands only if undecided results could not have lowered it") {
+    auto config = default_config();
+    config.score_reject = 3;
+    config.actions["helo-not-fqdn"] = *Action::parse("score:3");
+    config.actions["rdns-unconfirmed"] = *Action::parse("score:-2");
+    config.actions["spf-softfail"] = *Action::parse("score:-1");
+    config.actions["spf-temperror"] = *Action::parse("log");
+    const auto helo = result(Stage::helo, "helo-not-fqdn", Outcome::fail);
+    auto temperror = result(Stage::mail, "spf-temperror", Outcome::fail);
+    temperror.result.could_be = {"spf-fail", "spf-softfail", "spf-permerror"};
+    struct Row {
+        const char *name;
+        std::vector<StagedResult> results;
+        const char *dns_error;
+        Verdict verdict;
+        const char *rule;
+        const char *reply;
+    };
+    const Row rows[] = {
+        {"the score alone rejects", {helo}, "tempfail", Verdict::reject, "helo-not-fqdn", "score"},
+        {"an error that might have taken 2 off tempfails",
+         {helo, result(Stage::connect, "rdns-unconfirmed", Outcome::error)},
+         "tempfail",
+         Verdict::tempfail,
+         "rdns-unconfirmed",
+         "dns-error"},
+        {"or is logged", // and the client goes on
+         {helo, result(Stage::connect, "rdns-unconfirmed", Outcome::error)},
+         "log",
+         Verdict::continue_,
+         "",
+         ""},
+        {"a temperror that might have been a softfail (-1) tempfails",
+         {helo, temperror},
+         "tempfail",
+         Verdict::tempfail,
+         "spf-temperror",
+         "dns-error"},
+        {"an error of a positively scored rule leaves the reject",
+         {helo, result(Stage::helo, "helo-unresolvable", Outcome::error)},
+         "tempfail",
+         Verdict::reject,
+         "helo-not-fqdn",
+         "score"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.name);
+        config.dns_error_action = *Action::parse(row.dns_error);
+        const auto decision = decide(row.results, config);
+        CHECK(to_string(decision.verdict) == to_string(row.verdict));
+        CHECK(decision.rule == row.rule);
+        CHECK(decision.reply_id == row.reply);
+    }
+}
+
 // The DNS-fault property of issue 9: whatever actions and thresholds a
 // configuration gives, no result with Outcome::error and no rule that
 // may not reject ever makes decide() reject. Every rule of rule_table()

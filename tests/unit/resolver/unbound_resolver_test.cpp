@@ -450,3 +450,36 @@ TEST_CASE("libunbound results map to statuses") {
         }
     }
 }
+
+TEST_CASE("an answer with a record that cannot be read is a DNS error, not a shorter answer") {
+    char good[] = {static_cast<char>(192), 0, 2, 7};
+    char short_record[] = {127, 0, 0};
+    char qname[] = "www.example.test.";
+    struct Case {
+        const char *what;
+        std::vector<char *> data;
+        std::vector<int> lengths;
+    };
+    const Case cases[] = {
+        {"the only record", {short_record}, {3}},
+        {"one of two", {good, short_record}, {4, 3}},
+        {"a negative length", {good}, {-1}},
+    };
+    for (const auto &test : cases) {
+        CAPTURE(test.what);
+        auto data = test.data;
+        auto lengths = test.lengths;
+        data.push_back(nullptr);
+        lengths.push_back(0);
+        ub_result result{};
+        result.qname = qname;
+        result.qtype = 1;
+        result.havedata = 1;
+        result.data = data.data();
+        result.len = lengths.data();
+        const auto answer = answer_from_unbound(0, &result, DnsType::A, qname);
+        CHECK(answer.status == Status::servfail);
+        CHECK(answer.is_error());
+        CHECK(answer.why.find("malformed answer") != std::string::npos);
+    }
+}

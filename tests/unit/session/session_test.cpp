@@ -458,3 +458,61 @@ TEST_CASE(
         CHECK(fields->at("queue") == row.queue_id);
     }
 }
+
+TEST_CASE("defect: a HELO with quotes and spaces forges log fields") {
+    // Every field the client controls (HELO, sender, recipient) or its DNS
+    // does (the PTR name the MTA reports, a name looked up) must stay one
+    // field, whatever quotes and spaces it holds.
+    std::vector<std::string> lines;
+    LogSettings capture;
+    capture.to_syslog = false;
+    capture.sink = [&](int, std::string_view line) { lines.emplace_back(line); };
+    configure_logging(capture);
+    const std::string helo = "mail.good.example\" why=\"forged";
+    const std::string ptr = "unknown rule=\"allowed\"";
+    const std::string sender = "\"a b\" x=\"y\"@good.example";
+    const std::string recipient = "u \"v\"=w@dest.example";
+    auto dns = world();
+    dns->fail("\"spaced.good.example", DnsType::A, DnsAnswer::Status::timeout);
+    dns->add("good.example", DnsType::TXT, {"v=spf1 a:\"spaced.good.example -all"});
+    {
+        Session session(runtime_with({}, dns), "test");
+        session.connect(IpAddress::parse("192.0.2.10"), ptr, "mx.dest.example", std::nullopt);
+        session.helo(helo);
+        session.mail(sender, "");
+        session.recipient(recipient);
+    }
+    configure_logging(LogSettings{});
+    const std::string *decision = nullptr;
+    const std::string *dns_error = nullptr;
+    for (const auto &line : lines) {
+        if (line.find(" rcpt=") != std::string::npos)
+            decision = &line;
+        if (line.find(" dns-error ") != std::string::npos)
+            dns_error = &line;
+    }
+    REQUIRE(decision);
+    CAPTURE(*decision);
+    const auto fields = fields_of(*decision);
+    CHECK(fields.has_value());
+    if (fields) {
+        CHECK(fields->at("helo") == helo);
+        CHECK(fields->at("ptr") == ptr);
+        CHECK(fields->at("from") == "<" + sender + ">");
+        CHECK(fields->at("rcpt") == "<" + recipient + ">");
+        CHECK_FALSE(fields->contains("why"));
+        CHECK_FALSE(fields->contains("x"));
+        CHECK(fields->at("rule") == "helo-syntax");
+    }
+
+    REQUIRE(dns_error);
+    CAPTURE(*dns_error);
+    // "session=... dns-error lookup=... status=... why=..."
+    const auto error_fields =
+        fields_of(std::string_view(*dns_error).substr(dns_error->find(" lookup=")));
+    CHECK(error_fields.has_value());
+    if (error_fields) {
+        CHECK(error_fields->at("lookup") == "\"spaced.good.example/A");
+        CHECK(error_fields->at("status") == "timeout");
+    }
+}

@@ -334,6 +334,58 @@ nothing.example: [TXT: "some other text"]
     }
 }
 
+TEST_CASE("a DNS error RFC 7208 section 5.5 passes over is reported with the result") {
+    struct Case {
+        const char *name;
+        std::string zone;
+        Code expected;
+        bool skipped;
+    };
+    const std::vector<Case> cases = {
+        {"a PTR lookup error", R"(
+example.com: [TXT: "v=spf1 ptr -all"]
+1.2.0.192.in-addr.arpa: [TIMEOUT]
+)",
+         Code::fail, true},
+        {"an address lookup error of a name within the target", R"(
+example.com: [TXT: "v=spf1 ptr -all"]
+1.2.0.192.in-addr.arpa: [PTR: host.example.com]
+host.example.com: [TIMEOUT]
+)",
+         Code::fail, true},
+        {"not one of a name outside it, which could not match", R"(
+example.com: [TXT: "v=spf1 ptr -all"]
+1.2.0.192.in-addr.arpa: [PTR: host.other.example]
+host.other.example: [TIMEOUT]
+)",
+         Code::fail, false},
+        {"nor when another name matches", R"(
+example.com: [TXT: "v=spf1 ptr -all"]
+1.2.0.192.in-addr.arpa: [PTR: broken.example.com, {PTR: host.example.com}]
+broken.example.com: [TIMEOUT]
+host.example.com: [A: 192.0.2.1]
+)",
+         Code::pass, false},
+        {"a PTR lookup error for %{p}", R"(
+example.com: [TXT: "v=spf1 exists:%{p}.list.example -all"]
+1.2.0.192.in-addr.arpa: [TIMEOUT]
+)",
+         Code::fail, true},
+        {"but not one that only the explanation's %{p} met", R"(
+example.com: [TXT: "v=spf1 -all exp=why.example.com"]
+why.example.com: [TXT: "%{p} may not send"]
+1.2.0.192.in-addr.arpa: [TIMEOUT]
+)",
+         Code::fail, false},
+    };
+    for (const auto &c : cases) {
+        CAPTURE(c.name);
+        const auto result = run(c.zone, request_for("192.0.2.1", "user@example.com"));
+        CHECK(result.result == c.expected);
+        CHECK(result.skipped_error.empty() == !c.skipped);
+    }
+}
+
 TEST_CASE("explanations: exp= text, macros, the default and sanitizing") {
     const std::string zone = R"(
 example.com: [TXT: "v=spf1 -all exp=why.example.com"]
