@@ -354,10 +354,10 @@ void Session::log_over_budget(const std::string &recipient) const {
     const auto reply = render(budget_decision(), recipient);
     std::string line = "session=" + id_ +
                        " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
-                       " ptr=" + log_safe(facts_.client_name, 255) +
-                       " helo=" + log_safe(facts_.helo, 255) + " from=" + angle(facts_.sender);
+                       quoted_field("ptr", facts_.client_name) + quoted_field("helo", facts_.helo) +
+                       address_field("from", facts_.sender);
     if (over_budget_stage_ == Stage::rcpt)
-        line += " rcpt=" + angle(recipient);
+        line += address_field("rcpt", recipient);
     line += " stage=" + std::string(to_string(over_budget_stage_)) + " rule=" + over_budget_->rule +
             " action=tempfail code=\"" + reply.code + " " + reply.status +
             "\" budget=" + over_budget_->vars.at("session_budget") +

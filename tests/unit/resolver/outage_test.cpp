@@ -198,7 +198,8 @@ TEST_CASE("the watchdog renews the context when every lookup fails, and logs it 
     }
 }
 
-TEST_CASE("lookups in flight when the context is renewed complete once, in the new one") {
+TEST_CASE("lookups in flight when the context is renewed complete once, in the new one" *
+          doctest::test_suite("threads")) {
     Outage outage;
     auto settings = outage.settings(2s);
     settings.renew_after = 1s;

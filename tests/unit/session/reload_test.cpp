@@ -41,7 +41,7 @@ std::shared_ptr<const Runtime> runtime_for(bool with_dnsbl, std::shared_ptr<Reso
         options.emplace_back("dnsbl.zone", "bl.example=127.0.0.[2..11]");
     auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf", options);
     REQUIRE(loaded.config);
-    std::vector<std::string> errors;
+    std::vector<ConfigError> errors;
     auto runtime = Runtime::build(std::move(*loaded.config), errors, std::move(dns));
     REQUIRE(runtime);
     return runtime;

@@ -308,7 +308,8 @@ TEST_CASE("a second MAIL in the session is judged afresh") {
     CHECK(session.received_spf_header()->rfind("pass (", 0) == 0);
 }
 
-TEST_CASE("SPF answered later by the resolver's thread decides at RCPT") {
+TEST_CASE("SPF answered later by the resolver's thread decides at RCPT" *
+          doctest::test_suite("threads")) {
     auto later = std::make_shared<LaterResolver>(world(), std::chrono::milliseconds(15));
     const auto runtime = runtime_with({}, later);
     const auto fail = run(runtime, "a@fail.example");
