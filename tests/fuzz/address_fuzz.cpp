@@ -128,11 +128,12 @@ std::shared_ptr<const Runtime> make_runtime() {
                                {"reply-url", "https://mx.example/why/${rule}"},
                                {"dnsbl.txt-max-length", "900"}});
     require(loaded.config.has_value());
-    std::vector<std::string> errors;
+    std::vector<std::string> reply_errors;
+    std::vector<ConfigError> data_errors;
     auto runtime = std::make_shared<Runtime>();
-    runtime->replies = load_replies(loaded.config->replies_file, errors);
-    runtime->check_data = CheckDataSet::load(*loaded.config, errors);
-    require(errors.empty());
+    runtime->replies = load_replies(loaded.config->replies_file, reply_errors);
+    runtime->check_data = CheckDataSet::load(*loaded.config, data_errors);
+    require(reply_errors.empty() && data_errors.empty());
     // Straight to the world, without the shared answer cache, so that one
     // input's answers never reach the next.
     runtime->resolver = std::make_shared<WorldResolver>();
