@@ -10,7 +10,11 @@ import sys
 def read_reply(stream):
     lines = []
     while True:
-        raw = stream.readline()
+        try:
+            raw = stream.readline()
+        except ConnectionResetError:
+            # The server closed while our last command was in flight.
+            raw = b""
         if not raw:
             print("*** connection closed by server")
             return None
@@ -30,7 +34,11 @@ def main():
             return 1
         for command in commands:
             print(" -> " + command)
-            connection.sendall(command.encode("utf-8", "surrogateescape") + b"\r\n")
+            try:
+                connection.sendall(command.encode("utf-8", "surrogateescape") + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                print("*** connection closed by server")
+                return 1
             if read_reply(stream) is None:
                 return 1
     return 0
