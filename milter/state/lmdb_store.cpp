@@ -1,8 +1,8 @@
-// The LMDB backend of the state store; its contract beyond store.hpp is
-// in lmdb_store.hpp (file layout, value layout, durability, sweeping).
+// The LMDB backend of the state store: opening, and the operations of
+// store.hpp. Its contract beyond store.hpp is in lmdb_store.hpp; the
+// sweeper is in lmdb_sweep.cpp.
 #include "state/lmdb_store.hpp"
-
-#include <lmdb.h>
+#include "state/lmdb_detail.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,123 +11,17 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <limits>
 #include <set>
 #include <utility>
 
 namespace portcullis::state {
 
+using namespace lmdb_detail;
+
 namespace {
 
-using std::chrono::duration_cast;
-using std::chrono::milliseconds;
-
-constexpr std::size_t expiry_bytes = 8;
-constexpr std::size_t sweep_deletions = 1000;  // per write transaction
-constexpr std::size_t sweep_examined = 20000;  // per read transaction that looks for them
 constexpr std::size_t smallest_map_pages = 64; // below it, the reserve for removals is too small
 constexpr unsigned max_readers = 1024;         // a read transaction per libmilter thread at once
-constexpr std::int64_t latest_ms = std::numeric_limits<std::int64_t>::max();
-
-std::int64_t to_ms(Time time) {
-    return duration_cast<milliseconds>(time.time_since_epoch()).count();
-}
-
-Time from_ms(std::int64_t ms) {
-    static const std::int64_t earliest = to_ms(Time::min());
-    static const std::int64_t latest = to_ms(Time::max());
-    return Time(duration_cast<Clock::duration>(milliseconds(std::clamp(ms, earliest, latest))));
-}
-
-std::int64_t add_ms(std::int64_t ms, std::int64_t delta) {
-    std::int64_t sum = 0;
-    if (__builtin_add_overflow(ms, delta, &sum))
-        return delta > 0 ? latest_ms : std::numeric_limits<std::int64_t>::min();
-    return sum;
-}
-
-MDB_val as_val(std::string_view bytes) {
-    return {bytes.size(), const_cast<char *>(bytes.data())};
-}
-
-std::string_view as_view(const MDB_val &val) {
-    return {static_cast<const char *>(val.mv_data), val.mv_size};
-}
-
-struct Stored {
-    std::int64_t expires_ms = 0;
-    std::string_view value;
-
-    bool live(std::int64_t now_ms) const { return expires_ms > now_ms; }
-};
-
-// nullopt for a corrupt value (shorter than its expiry).
-std::optional<Stored> decode(const MDB_val &data) {
-    if (data.mv_size < expiry_bytes)
-        return std::nullopt;
-    const auto *bytes = static_cast<const unsigned char *>(data.mv_data);
-    std::uint64_t ms = 0;
-    for (std::size_t i = 0; i < expiry_bytes; ++i)
-        ms = ms << 8 | bytes[i];
-    const auto expires = static_cast<std::int64_t>(std::min<std::uint64_t>(ms, latest_ms));
-    return Stored{expires, as_view(data).substr(expiry_bytes)};
-}
-
-class Transaction {
-  public:
-    Transaction() = default;
-    Transaction(const Transaction &) = delete;
-    Transaction &operator=(const Transaction &) = delete;
-    ~Transaction() {
-        if (txn_)
-            mdb_txn_abort(txn_);
-    }
-    int begin(MDB_env *env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
-    int commit() { return mdb_txn_commit(std::exchange(txn_, nullptr)); }
-    MDB_txn *get() const { return txn_; }
-
-  private:
-    MDB_txn *txn_ = nullptr;
-};
-
-// For read-only transactions, whose cursors must be closed by hand.
-class Cursor {
-  public:
-    Cursor() = default;
-    Cursor(const Cursor &) = delete;
-    Cursor &operator=(const Cursor &) = delete;
-    ~Cursor() {
-        if (cursor_)
-            mdb_cursor_close(cursor_);
-    }
-    int open(MDB_txn *txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
-    int get(MDB_val &key, MDB_val &data, MDB_cursor_op op) {
-        return mdb_cursor_get(cursor_, &key, &data, op);
-    }
-
-  private:
-    MDB_cursor *cursor_ = nullptr;
-};
-
-Outcome failure(MDB_env *env, int rc, std::string_view doing) {
-    if (rc == MDB_MAP_FULL) {
-        MDB_envinfo info{};
-        mdb_env_info(env, &info);
-        return Outcome::failed(Outcome::Status::full,
-                               std::string(doing) + ": the LMDB map of " +
-                                   std::to_string(info.me_mapsize) +
-                                   " bytes is full (raise the map size or erase entries)");
-    }
-    return Outcome::failed(Outcome::Status::error, std::string(doing) + ": " + mdb_strerror(rc));
-}
-
-template <class Body> Outcome guarded(Body &&body) {
-    try {
-        return body();
-    } catch (const std::exception &e) {
-        return Outcome::failed(Outcome::Status::error, std::string("internal error: ") + e.what());
-    }
-}
 
 Outcome refused_key(std::string_view key) {
     std::string problem = key_problem(key);
@@ -221,14 +115,6 @@ std::string format_events(const std::vector<std::int64_t> &times) {
             text += ' ';
         text += std::to_string(ms);
     }
-    return text;
-}
-
-std::string printable(std::string_view bytes) {
-    std::string text(bytes.substr(0, max_key_bytes));
-    for (char &c : text)
-        if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-            c = '?';
     return text;
 }
 
@@ -400,8 +286,18 @@ Outcome LmdbStore::put_if_absent(std::string_view key, std::string_view value, T
         return refusal;
     return guarded([&]() -> Outcome {
         const std::int64_t now_ms = to_ms(now);
+        // Most calls find the entry: they need not wait for the write lock.
+        int rc = 0;
+        {
+            Transaction reader;
+            rc = reader.begin(env_, MDB_RDONLY);
+            if (rc == 0)
+                rc = read_live(reader.get(), dbi_, key, now_ms, existing);
+        }
+        if (rc != 0 || existing)
+            return rc == 0 ? Outcome{} : failure(env_, rc, "put_if_absent");
         Transaction txn;
-        int rc = txn.begin(env_, 0);
+        rc = txn.begin(env_, 0);
         if (rc == 0)
             rc = read_live(txn.get(), dbi_, key, now_ms, existing);
         if (rc == 0 && existing)
@@ -513,131 +409,6 @@ Outcome LmdbStore::stats(Time, Stats &stats) {
         stats.capacity = info.me_mapsize;
         return {};
     });
-}
-
-SweepTotals LmdbStore::sweep_totals() const {
-    return {passes_, expired_, corrupt_};
-}
-
-Outcome LmdbStore::sweep(Time now) {
-    return guarded([&]() -> Outcome {
-        std::string resume;
-        // Removing needs pages too; in a map full to its reserve, smaller
-        // batches may still get through.
-        std::size_t most = sweep_deletions;
-        for (bool done = false; !done;) {
-            if (stopping_)
-                return {};
-            Outcome batch = sweep_batch(now, most, resume, done);
-            if (batch.status == Outcome::Status::full && most > 1)
-                most /= 2;
-            else if (!batch.ok())
-                return batch;
-        }
-        ++passes_;
-        return {};
-    });
-}
-
-// Finds up to `most` dead entries from `resume` on under a read
-// transaction, then erases those still dead in one short write transaction;
-// moves `resume` on (and sets `done` at the end) once that is committed.
-Outcome LmdbStore::sweep_batch(Time now, std::size_t most, std::string &resume, bool &done) {
-    const std::int64_t now_ms = to_ms(now);
-    std::vector<std::string> doomed;
-    std::string next;
-    bool at_end = false;
-    {
-        Transaction txn;
-        Cursor cursor;
-        int rc = txn.begin(env_, MDB_RDONLY);
-        if (rc == 0)
-            rc = cursor.open(txn.get(), dbi_);
-        MDB_val key = as_val(resume);
-        MDB_val data{};
-        if (rc == 0)
-            rc = cursor.get(key, data, resume.empty() ? MDB_FIRST : MDB_SET_RANGE);
-        for (std::size_t examined = 0; rc == 0 && doomed.size() < most && examined < sweep_examined;
-             ++examined, rc = cursor.get(key, data, MDB_NEXT))
-            if (auto stored = decode(data); !stored || !stored->live(now_ms))
-                doomed.emplace_back(as_view(key));
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            return failure(env_, rc, "sweep");
-        at_end = rc == MDB_NOTFOUND;
-        if (!at_end)
-            next = as_view(key);
-    }
-    if (doomed.empty()) {
-        resume = std::move(next);
-        done = at_end;
-        return {};
-    }
-    Transaction txn;
-    int rc = txn.begin(env_, 0);
-    std::uint64_t expired = 0;
-    std::vector<std::string> corrupt;
-    for (const std::string &name : doomed) {
-        if (rc != 0)
-            break;
-        MDB_val key = as_val(name);
-        MDB_val data{};
-        rc = mdb_get(txn.get(), dbi_, &key, &data);
-        if (rc == MDB_NOTFOUND) {
-            rc = 0;
-            continue;
-        }
-        auto stored = rc == 0 ? decode(data) : std::nullopt;
-        if (rc != 0 || (stored && stored->live(now_ms))) // renewed since it was found
-            continue;
-        if (!stored)
-            corrupt.push_back(printable(name) + " (a value of " + std::to_string(data.mv_size) +
-                              " bytes)");
-        rc = mdb_del(txn.get(), dbi_, &key, nullptr);
-        expired += stored ? 1 : 0;
-    }
-    if (rc == 0)
-        rc = txn.commit();
-    if (rc != 0)
-        return failure(env_, rc, "sweep");
-    resume = std::move(next);
-    done = at_end;
-    expired_ += expired;
-    corrupt_ += corrupt.size();
-    for (const std::string &entry : corrupt)
-        report(describe() + ": erased the corrupt entry " + entry);
-    return {};
-}
-
-void LmdbStore::run_sweeper() {
-    std::unique_lock lock(sweeper_mutex_);
-    while (!sweeper_wake_.wait_for(lock, sweep_interval_, [this] { return stopping_.load(); })) {
-        lock.unlock();
-        try {
-            if (Outcome swept = sweep(Clock::now()); !swept.ok())
-                report(describe() + ": " + swept.why);
-            int dead = 0;
-            if (int rc = mdb_reader_check(env_, &dead); rc != 0)
-                report(describe() + ": reader check: " + mdb_strerror(rc));
-            else if (dead > 0)
-                report(describe() + ": cleared " + std::to_string(dead) +
-                       " reader slots of processes that ended");
-            if (int rc = mdb_env_sync(env_, 1); rc != 0)
-                report(describe() + ": sync: " + mdb_strerror(rc));
-        } catch (const std::exception &) {
-            // Out of memory for a report line: the next pass tries again.
-        }
-        lock.lock();
-    }
-}
-
-void LmdbStore::report(const std::string &line) const {
-    if (!report_)
-        return;
-    try {
-        report_(line);
-    } catch (...) {
-        // A failing log must not end the sweeper.
-    }
 }
 
 } // namespace portcullis::state
