@@ -41,6 +41,13 @@ std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<ConfigE
     return start(std::move(loaded), std::move(resolver));
 }
 
+std::shared_ptr<const Runtime> with_store(const std::shared_ptr<const Runtime> &runtime,
+                                          std::shared_ptr<state::Store> store) {
+    auto copy = std::make_shared<Runtime>(*runtime);
+    copy->store = std::move(store);
+    return copy;
+}
+
 std::shared_ptr<const Runtime> current_runtime() {
     std::lock_guard lock(runtime_mutex);
     return installed;
