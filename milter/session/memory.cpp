@@ -101,29 +101,31 @@ void Session::memory_connect() {
         return;
     auto &store = *runtime_->store;
     const auto time = now();
+    // Whether the client is blocked cannot be told: limits.on-store-error.
+    auto unknown_block = [&](const state::Outcome &outcome, std::string_view what) {
+        store_failed(what, outcome);
+        if (!counting || !limits.tempfail_on_store_error)
+            return;
+        block_ =
+            CheckResult{"limits",
+                        std::string(memory::state_error_rule),
+                        Outcome::fail,
+                        "the state store failed: " + std::string(state::to_string(outcome.status)),
+                        {}};
+        block_enforced_ = !config().dry_run;
+    };
     memory::Allowlist allowlist;
-    if (auto outcome = memory::read_allowlist(store, time, allowlist); !outcome.ok()) {
-        store_failed("the allowlist", outcome);
-    } else if (allowlist.match(*facts_.client, time)) {
+    if (auto outcome = memory::read_allowlist(store, time, allowlist); !outcome.ok())
+        return unknown_block(outcome, "the allowlist");
+    if (allowlist.match(*facts_.client, time)) {
         allowlisted_ = true;
         return;
     }
-    if (!counting || store_down_)
+    if (!counting)
         return;
     std::optional<memory::Block> block;
-    if (auto outcome = memory::read_block(store, *facts_.client, time, block); !outcome.ok()) {
-        store_failed("the abuse counters", outcome);
-        if (limits.tempfail_on_store_error) {
-            block_ = CheckResult{"limits",
-                                 std::string(memory::state_error_rule),
-                                 Outcome::fail,
-                                 "the state store failed: " +
-                                     std::string(state::to_string(outcome.status)),
-                                 {}};
-            block_enforced_ = !config().dry_run;
-        }
-        return;
-    }
+    if (auto outcome = memory::read_block(store, *facts_.client, time, block); !outcome.ok())
+        return unknown_block(outcome, "the abuse counters");
     if (!block)
         return;
     const Action &action = config().action_for(block->rule);
@@ -226,13 +228,18 @@ void Session::count_refusal(const RecipientAnswer &answer, const std::string &re
     if (answer.verdict != Verdict::reject && answer.verdict != Verdict::tempfail)
         return;
     const auto &rule = answer.rule;
-    if (config().never_reject.contains(rule) || rule == dns_error_rule ||
-        rule == session_budget_rule || rule == internal_error_rule ||
-        rule == memory::greylisted_rule || rule == memory::state_error_rule)
+    if (config().never_reject.contains(rule) || rule == session_budget_rule ||
+        rule == internal_error_rule || rule == memory::greylisted_rule ||
+        rule == memory::state_error_rule)
         return;
+    // A rule that tempfails because its lookup failed answers with the
+    // dns-error reply: a DNS fault, not the client's.
+    if (evaluation_ && evaluation_->decision.rule == rule &&
+        evaluation_->decision.reply_id == dns_error_rule)
+        return;
+    count(memory::Counter::errors, Stage::rcpt, recipient);
     if (answer.verdict == Verdict::reject)
         count(memory::Counter::rejected_recipients, Stage::rcpt, recipient);
-    count(memory::Counter::errors, Stage::rcpt, recipient);
 }
 
 void Session::end_transaction() {
@@ -318,8 +325,8 @@ std::string Session::greylist_origin() {
 
 void Session::greylist(RecipientAnswer &answer, const std::string &recipient) {
     const auto &settings = config().greylist;
-    if (settings.mode == Config::Greylist::Mode::off || answer.exempt || !remembers() ||
-        evaluate().allowed)
+    if (settings.mode == Config::Greylist::Mode::off || !remembers() || evaluate().allowed ||
+        first_match(recipient, config().exempt_recipients))
         return;
     if (answer.policy_verdict != Verdict::continue_ && answer.policy_verdict != Verdict::accept)
         return;
