@@ -132,17 +132,9 @@ unsigned counter_limit(const Config::Limits &limits, Counter counter) {
     return 0;
 }
 
-state::Outcome read_block(state::Store &store, const IpAddress &client, state::Time now,
-                          std::optional<Block> &block) {
-    block.reset();
-    std::optional<state::Entry> entry;
-    auto outcome = store.get(block_key(client), now, entry);
-    if (!outcome.ok() || !entry)
-        return outcome;
-    // "RULE COUNT MS"
+Block parse_block(std::string_view value, state::Time expires, state::Time now) {
     Block found;
-    found.until = entry->expires;
-    const std::string_view value = entry->value;
+    found.until = expires;
     const auto first = value.find(' ');
     const auto second = first == std::string_view::npos ? first : value.find(' ', first + 1);
     const auto count = second == std::string_view::npos
@@ -158,7 +150,17 @@ state::Outcome read_block(state::Store &store, const IpAddress &client, state::T
         found.rule = std::string(counter_rule(Counter::errors));
         found.since = now;
     }
-    block = found;
+    return found;
+}
+
+state::Outcome read_block(state::Store &store, const IpAddress &client, state::Time now,
+                          std::optional<Block> &block) {
+    block.reset();
+    std::optional<state::Entry> entry;
+    auto outcome = store.get(block_key(client), now, entry);
+    if (!outcome.ok() || !entry)
+        return outcome;
+    block = parse_block(entry->value, entry->expires, now);
     return outcome;
 }
 

@@ -34,6 +34,10 @@ std::string_view counter_rule(Counter counter);
 // limits.<counter>; 0 when the counter is off.
 unsigned counter_limit(const Config::Limits &limits, Counter counter);
 
+// A block entry's value ("RULE COUNT MS") read back; a malformed one is
+// rule too-many-errors since `now`.
+Block parse_block(std::string_view value, state::Time expires, state::Time now);
+
 // The address's live block, if any. A malformed block entry still blocks
 // (rule too-many-errors): it was written for a reason.
 state::Outcome read_block(state::Store &store, const IpAddress &client, state::Time now,
