@@ -123,7 +123,7 @@ constexpr BoundOption options[] = {
     {{"greylist.delay", OptionType::duration, "5m",
       "how long after its first try a triplet's retry is accepted"},
      [](const OptionValue &in, Config &config) {
-         config.greylist.delay = duration_in(in, 0ms, 24h, "at most 1d");
+         config.greylist.delay = duration_in(in, 1s, 24h, "between 1s and 1d");
      }},
     {{"greylist.retry-window", OptionType::duration, "2d",
       "how long after its first try a retry still counts; later it starts afresh"},

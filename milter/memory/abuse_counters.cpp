@@ -179,11 +179,15 @@ CountResult count_event(state::Store &store, const Config::Limits &limits, Count
     block.count = result.events;
     block.since = now;
     block.until = now + limits.block_time;
-    if (enforce)
+    if (enforce) {
+        // The block starts the count afresh: when it ends, the address is
+        // not blocked again at once by the events that blocked it.
+        store.erase(count_key(counter, client));
         result.outcome =
             store.put(block_key(client),
                       block.rule + " " + std::to_string(block.count) + " " + format_ms(to_ms(now)),
                       block.until, now);
+    }
     result.passed = block;
     return result;
 }

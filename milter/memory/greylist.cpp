@@ -15,8 +15,8 @@ long long to_ms(state::Time time) {
 GreylistDecision failed(const Outcome &outcome, std::string_view what) {
     GreylistDecision decision;
     decision.result = GreylistDecision::Result::store_error;
-    decision.why = std::string(what) + ": " + std::string(state::to_string(outcome.status)) +
-                   (outcome.why.empty() ? "" : " (" + outcome.why + ")");
+    decision.outcome = outcome;
+    decision.outcome.why = std::string(what) + (outcome.why.empty() ? "" : ": " + outcome.why);
     return decision;
 }
 

@@ -42,7 +42,9 @@ struct GreylistDecision {
     bool first_try = false;
     // For passed: "origin passed", "retry passed", "renewed".
     std::string how;
-    std::string why; // for store_error
+    // For store_error: the failed call's outcome, its `why` naming the
+    // key and what was done.
+    state::Outcome outcome;
 };
 
 GreylistDecision decide_greylist(state::Store &store, const GreylistSettings &settings,

@@ -341,8 +341,11 @@ void Session::greylist(RecipientAnswer &answer, const std::string &recipient) {
     if (trigger.empty())
         return;
     const auto origin = greylist_origin();
-    auto fail_open = [&](const state::Outcome &outcome) {
-        store_failed("greylisting", outcome);
+    // `outcome`: the call that failed now; null when an earlier call of
+    // the session did (reported then).
+    auto fail_open = [&](const state::Outcome *outcome) {
+        if (outcome)
+            store_failed("greylisting", *outcome);
         answer.log_fields += " greylist=store-error";
         if (!settings.tempfail_on_store_error)
             return;
@@ -357,8 +360,7 @@ void Session::greylist(RecipientAnswer &answer, const std::string &recipient) {
         answer.verdict = answer.dry_run ? Verdict::continue_ : Verdict::tempfail;
     };
     if (store_down_) {
-        fail_open(state::Outcome::failed(state::Outcome::Status::unavailable,
-                                         "an earlier call of this session failed"));
+        fail_open(nullptr);
         return;
     }
     const auto time = now();
@@ -367,7 +369,7 @@ void Session::greylist(RecipientAnswer &answer, const std::string &recipient) {
         facts_.sender, recipient, time);
     using Result = memory::GreylistDecision::Result;
     if (decision.result == Result::store_error) {
-        fail_open(state::Outcome::failed(state::Outcome::Status::error, decision.why));
+        fail_open(&decision.outcome);
         return;
     }
     answer.log_fields += " greylist=\"" + log_quoted(origin) + "\" trigger=" + trigger;

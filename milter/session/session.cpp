@@ -278,6 +278,10 @@ Reply Session::render(const Decision &decision, const std::string &recipient) co
 RecipientAnswer Session::recipient(const std::string &address, bool mta_rejected) {
     ++recipients_;
     ++transaction_recipients_;
+    // The MTA answers a recipient it refused itself, whatever we say: a
+    // blocked session is not logged again for it.
+    if (mta_rejected && block_ && block_enforced_)
+        return {};
     if (auto blocked = blocked_recipient(address))
         return *blocked;
     if (mta_rejected) {

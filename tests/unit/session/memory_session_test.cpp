@@ -439,3 +439,25 @@ TEST_CASE("a state.redis URL that does not parse is a configuration error, for r
         }
     }
 }
+
+TEST_CASE("a block starts the count afresh: after it, one more refusal does not block again") {
+    Memory memory;
+    auto runtime = memory.runtime({{"greylist.mode", "off"},
+                                   {"limits.rejected-recipients", "3"},
+                                   {"limits.block-time", "10m"}});
+    auto refuse = [&](const std::string &id, int recipients) {
+        Session session(runtime, id);
+        session.connect(IpAddress::parse("192.0.2.10"), "client", "mx.dest.example", std::nullopt);
+        session.helo("mail.good.example");
+        session.mail("a@good.example", "");
+        RecipientAnswer last;
+        for (int i = 0; i < recipients; ++i)
+            last = session.recipient("r" + std::to_string(i) + "@elsewhere.example", true);
+        return last;
+    };
+    CHECK(refuse("first", 4).rule == "too-many-rejected-recipients");
+    clock_now = t0 + 11min;
+    CHECK(refuse("after", 1).verdict == Verdict::continue_);
+    CHECK(refuse("again", 2).verdict == Verdict::continue_); // 3 in the window: the limit
+    CHECK(refuse("over", 1).rule == "too-many-rejected-recipients");
+}
