@@ -401,9 +401,31 @@ forward-zone:
 EOF
 }
 
+# state_path_of CONFIG: the LMDB directory of a configuration file, one
+# per file under $WORK/state.
+state_path_of() {
+    local relative=${1#"$WORK"/}
+    echo "$WORK/state/${relative//\//+}"
+}
+
+# fresh_state CONFIG: removes the LMDB directory CONFIG names (when under
+# $WORK/state), so that a milter starts without memory of earlier cases.
+fresh_state() {
+    local path
+    path=$(sed -n 's/^state\.path = //p' "$1" | head -n 1)
+    case $path in
+    "$WORK"/state/?*) rm -rf "$path" ;;
+    esac
+}
+
 # write_milter_config FILE SOCKET [MODE [DNS_PORT [UNBOUND_CONFIG]]]
 # The milter keeps root (user = root): its files live under $WORK, and a
 # reload reads them again. The privileges cases set a user of their own.
+# Memory across sessions is off: greylisting (greylist.mode = suspicious
+# by default) would answer 451 to the cases' first tries, and the abuse
+# counters (limits.*) would block a client whose refusals several cases
+# provoke. The state store (which the daemon always opens) is an LMDB
+# directory of the file's own (state_path_of); start_milter empties it.
 write_milter_config() {
     local file=$1 socket=$2 mode=${3:-enforce} port=${4:-$DNS_PORT}
     local unbound_config=${5:-$WORK/unbound.conf}
@@ -413,6 +435,14 @@ socket = unix:$socket
 mode = $mode
 pid-file = $file.pid
 user = root
+state.backend = lmdb
+state.path = $(state_path_of "$file")
+greylist.mode = off
+limits.rejected-recipients = 0
+limits.rsets = 0
+limits.empty-transactions = 0
+limits.unknown-commands = 0
+limits.errors = 0
 trusted-networks = 127.0.0.0/8 ::1/128 192.0.2.99/32
 exempt-recipients = postmaster@* abuse@*
 own-hostnames = mx.dest.test
@@ -450,6 +480,7 @@ start_milter() {
     MILTER_STARTS=$((MILTER_STARTS + 1))
     MILTER_LOG=$WORK/milter-$MILTER_STARTS.log
     rm -f "$socket"
+    fresh_state "$config"
     "$MILTER_BIN" -f -c "$config" >"$MILTER_LOG" 2>&1 &
     MILTER_PID=$!
     for i in $(seq 1 100); do
@@ -579,9 +610,10 @@ setup_environment() {
     WORK=$(mktemp -d /tmp/portcullis-integration.XXXXXX) || return 1
     # Postfix daemons (user postfix) must traverse into the temp dir.
     chmod 0755 "$WORK"
-    mkdir -p "$WORK/notes" "$WORK/transcripts" "$WORK/milter"
+    mkdir -p "$WORK/notes" "$WORK/transcripts" "$WORK/milter" "$WORK/state"
     MILTER_SOCKET=$WORK/milter/portcullis.sock
-    chmod 0755 "$WORK/milter"
+    # A milter that runs as another user opens its state.path in there.
+    chmod 0755 "$WORK/milter" "$WORK/state"
     pick_ports || return 1
     # A copy, so that a rebuild during the run does not pull the binary
     # from under the cases.
