@@ -299,6 +299,9 @@ alias_database =
 local_transport = virtual
 virtual_mailbox_base = $dir/mail
 virtual_mailbox_maps = static:sink
+# Its default, \$virtual_mailbox_maps, is static: every domain would be a
+# virtual mailbox domain, and Postfix would take mail for outside domains.
+virtual_mailbox_domains =
 virtual_uid_maps = static:$(id -u postfix)
 virtual_gid_maps = static:$(id -g postfix)
 default_transport = error:no relaying from the test instance
