@@ -67,20 +67,24 @@ for port in map(int, sys.argv[1:]):
 EOF
 }
 
-# Six consecutive free ports: SMTP, nsd, a DNS black hole, a closed port,
+# Eight consecutive free ports: SMTP, nsd, a DNS black hole, a closed port,
 # the nsd serving RFC 7208 suite scenarios and the relay in front of it
-# that keeps silent for the scenario's TIMEOUT names (spf_cases.sh).
+# that keeps silent for the scenario's TIMEOUT names (spf_cases.sh), the
+# redis-server of the memory cases and a second Postfix smtpd, which
+# hands its sessions to a second milter (memory_cases.sh).
 pick_ports() {
     local base _
     for _ in $(seq 1 50); do
         base=${PORTCULLIS_IT_PORT_BASE:-$((20000 + (RANDOM % 3000) * 10))}
-        if ports_free "$base" $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)) $((base + 5)); then
+        if ports_free $(seq "$base" $((base + 7))); then
             SMTP_PORT=$base
             DNS_PORT=$((base + 1))
             BLACKHOLE_PORT=$((base + 2))
             CLOSED_PORT=$((base + 3))
             SUITE_DNS_PORT=$((base + 4))
             SUITE_RELAY_PORT=$((base + 5))
+            REDIS_PORT=$((base + 6))
+            SMTP_B_PORT=$((base + 7))
             return 0
         fi
         [ -n "${PORTCULLIS_IT_PORT_BASE:-}" ] && break
@@ -120,7 +124,7 @@ stop_pid() {
 
 # --- nsd ---------------------------------------------------------------
 
-ZONES="test bl.test 2.0.192.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa"
+ZONES="test bl.test 2.0.192.in-addr.arpa 100.51.198.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa"
 NSD_PID=""
 
 write_nsd_config() {
@@ -253,10 +257,32 @@ start_blackhole() {
 }
 stop_blackhole() { stop_pid "$BLACKHOLE_PID" 5; BLACKHOLE_PID=""; }
 
+# --- Redis -------------------------------------------------------------
+
+# The memory cases' redis-server on REDIS_PORT: no persistence, its
+# directory under $WORK. Started by the first case that needs it.
+REDIS_PID=""
+redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+redis_answering() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
+
+start_redis() {
+    local dir=$WORK/redis
+    if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then return 0; fi
+    mkdir -p "$dir"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --dir "$dir" --daemonize no --logfile "$dir/redis.log" >"$dir/redis.out" 2>&1 &
+    REDIS_PID=$!
+    wait_until 10 redis_answering
+}
+stop_redis() { stop_pid "$REDIS_PID" 5; REDIS_PID=""; }
+
 # --- Postfix -----------------------------------------------------------
 
 POSTFIX_CONF=""
 MILTER_SOCKET=""
+# The milter of the second smtpd (SMTP_B_PORT): memory_cases.sh starts
+# one there for the cases of two instances sharing one store.
+MILTER_SOCKET_B=""
 
 write_postfix_config() {
     local dir=$WORK/postfix
@@ -292,8 +318,10 @@ milter_command_timeout = 30s
 smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
 lmtp_dns_support_level = disabled
-# Every recipient at dest.test lands in one mbox file under the temp dir.
-local_recipient_maps =
+# Every recipient at dest.test lands in one mbox file under the temp dir,
+# except local parts starting with "unknown": Postfix refuses those
+# ("User unknown in local recipient table"), for the abuse counters.
+local_recipient_maps = regexp:$POSTFIX_CONF/local_recipients
 alias_maps =
 alias_database =
 local_transport = virtual
@@ -306,15 +334,24 @@ virtual_uid_maps = static:$(id -u postfix)
 virtual_gid_maps = static:$(id -g postfix)
 default_transport = error:no relaying from the test instance
 relay_transport = error:no relaying from the test instance
+# Postfix's own error limits (10 errors before sleeping 1 s per error, 20
+# before disconnecting) would cut the session of the abuse counter cases,
+# which have Postfix refuse 25 recipients, before portcullis's limit.
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 100
+smtpd_hard_error_limit = 100
 maillog_file = $dir/maillog
 maillog_file_prefixes = $dir
 biff = no
 readme_directory = no
 html_directory = no
 EOF
+    printf '%s\n' '!/^unknown/ ok' >"$POSTFIX_CONF/local_recipients"
     # chroot "n" everywhere: a chrooted smtpd would not see the milter socket.
+    # The second smtpd hands its sessions to the milter on MILTER_SOCKET_B.
     cat >"$POSTFIX_CONF/master.cf" <<EOF
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+127.0.0.1:$SMTP_B_PORT inet n - n - - smtpd -o smtpd_milters=unix:$MILTER_SOCKET_B
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -534,13 +571,14 @@ milter_alive() {
 # One swaks session presenting the client ADDR/NAME via XCLIENT (NAME may
 # carry more XCLIENT attributes: "[UNAVAILABLE] LOGIN=alice"). It quits
 # after RCPT unless SMTP_QUIT_AFTER says otherwise (empty: whole message).
+# It talks to the smtpd on SMTP_SERVER_PORT if set (default SMTP_PORT).
 # The transcript goes to $WORK/transcripts/OUT_NAME.
 smtp() {
     local out=$WORK/transcripts/$1 addr=$2 name=$3 helo=$4 from=$5 to=$6
     local quit=${SMTP_QUIT_AFTER-RCPT}
     shift 6
     LAST_TRANSCRIPT=$out
-    swaks --server "127.0.0.1:$SMTP_PORT" --timeout 60 \
+    swaks --server "127.0.0.1:${SMTP_SERVER_PORT:-$SMTP_PORT}" --timeout 60 \
         --xclient "ADDR=$addr NAME=$name" \
         --helo "$helo" --from "$from" --to "$to" \
         ${quit:+--quit-after "$quit"} "$@" >"$out" 2>&1
@@ -598,12 +636,13 @@ expect_log() {
     return 1
 }
 
-# Raw SMTP dialogue for what swaks cannot say (two EHLOs in one session).
+# Raw SMTP dialogue for what swaks cannot say (two EHLOs in one session),
+# with the smtpd on SMTP_SERVER_PORT if set (default SMTP_PORT).
 smtp_dialogue() {
     local out=$WORK/transcripts/$1
     shift
     LAST_TRANSCRIPT=$out
-    "$PYTHON" "$HERE/smtp_dialogue.py" 127.0.0.1 "$SMTP_PORT" "$@" >"$out" 2>&1
+    "$PYTHON" "$HERE/smtp_dialogue.py" 127.0.0.1 "${SMTP_SERVER_PORT:-$SMTP_PORT}" "$@" >"$out" 2>&1
     return 0
 }
 
@@ -615,6 +654,7 @@ setup_environment() {
     chmod 0755 "$WORK"
     mkdir -p "$WORK/notes" "$WORK/transcripts" "$WORK/milter" "$WORK/state"
     MILTER_SOCKET=$WORK/milter/portcullis.sock
+    MILTER_SOCKET_B=$WORK/milter/portcullis-b.sock
     # A milter that runs as another user opens its state.path in there.
     chmod 0755 "$WORK/milter" "$WORK/state"
     pick_ports || return 1
@@ -633,6 +673,7 @@ cleanup() {
     stop_milter
     daemon_stop_all
     stop_postfix
+    stop_redis
     stop_blackhole
     stop_suite_relay
     stop_suite_nsd
