@@ -466,6 +466,7 @@ fresh_state() {
 # counters (limits.*) would block a client whose refusals several cases
 # provoke. The state store (which the daemon always opens) is an LMDB
 # directory of the file's own (state_path_of); start_milter empties it.
+# memory_cases.sh turns greylisting and the counters on.
 write_milter_config() {
     local file=$1 socket=$2 mode=${3:-enforce} port=${4:-$DNS_PORT}
     local unbound_config=${5:-$WORK/unbound.conf}
@@ -672,6 +673,7 @@ setup_environment() {
 cleanup() {
     stop_milter
     daemon_stop_all
+    memory_stop_all
     stop_postfix
     stop_redis
     stop_blackhole
