@@ -120,11 +120,13 @@ std::string format_ms(long long ms) {
 }
 
 std::optional<long long> parse_ms(std::string_view text) {
+    if (text.empty() || text.front() < '0' || text.front() > '9')
+        return std::nullopt; // no sign, not even "-0"
     long long value = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    // Up to the end of year 9999: a time point of the system clock
-    // (nanoseconds in 64 bits) holds it, a larger one would overflow.
-    constexpr long long latest = 253'402'300'799'999;
+    // Up to 9e12 ms (year 2255): a time point of the system clock counts
+    // nanoseconds in 64 bits, which ends in year 2262.
+    constexpr long long latest = 9'000'000'000'000;
     if (error != std::errc() || end != text.data() + text.size() || text.empty() || value < 0 ||
         value > latest)
         return std::nullopt;
