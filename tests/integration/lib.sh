@@ -619,7 +619,7 @@ expect_reply() {
     fi
     if ! [[ $last =~ ^${code}[\ -] ]] ||
         { [ -n "$status" ] && ! [[ $last =~ ^[0-9]{3}[\ -]$status( |$) ]]; } ||
-        { [ -n "$text" ] && ! printf '%s\n' "$reply" | grep -a -q -E -- "$text"; }; then
+        { [ -n "$text" ] && ! grep -a -q -E -- "$text" <<<"$reply"; }; then
         note "    expected '$cmd' -> $code ${status:-} ${text:+/$text/}, got:"
         printf '%s\n' "$reply" | sed 's/^/      /' >>"$CASE_NOTES"
         note_transcript "$file"
