@@ -52,6 +52,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/spf_cases.sh"
 # shellcheck source=daemon_cases.sh
 . "$HERE/daemon_cases.sh"
+# shellcheck source=memory_fault_cases.sh
+. "$HERE/memory_fault_cases.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
