@@ -139,6 +139,9 @@ def greylisting_report(targets, results, out, checks):
             passes[name.replace("grey", "grey-")] = int(count)
     rate = median(off, "sessions_per_second")
     cpu = median(off, "cpu_per_session_us")
+    # How far the same setup moves from round to round: a difference
+    # smaller than this is noise (other work on the machine).
+    spread = max(r["cpu_per_session_us"] for r in off) - min(r["cpu_per_session_us"] for r in off)
     tempfails = sum(r["rcpt_tempfail"] for r in off)
     for name, backend in (("grey-lmdb", "LMDB"), ("grey-redis", "Redis")):
         rows = targets.get(name)
@@ -150,7 +153,9 @@ def greylisting_report(targets, results, out, checks):
                    f"measured rounds (one read per recipient); {ratio:.2f} x portcullis' sessions/s with "
                    f"greylisting off, state CPU {extra:+.1f} us/session"
                    + (" (portcullis' side only: the Redis server's CPU is not counted here)"
-                      if backend == "Redis" else ""))
+                      if backend == "Redis" else "")
+                   + (f"; within the {spread:.0f} us/session that portcullis' own CPU moved "
+                      f"between rounds" if abs(extra) < spread else ""))
         if backend == "LMDB":
             checks.target(extra < 30, f"warm cache, greylisting on (mode all, origin passed), LMDB: "
                           f"state CPU {extra:+.1f} us per session over greylisting off (target < 30 us)")
@@ -163,8 +168,8 @@ def greylisting_report(targets, results, out, checks):
         logged = passes.get(name, 0)
         checks.correctness(logged >= accepted,
                            f"warm/{name}: {logged} recipients logged as passed on their origin's "
-                           f"pass over the whole run, {accepted} accepted in the measured rounds: "
-                           f"greylisting ran for each")
+                           f"pass over the whole run, wanted at least the {accepted} accepted in "
+                           f"the measured rounds (greylisting ran for each)")
 
 
 def greylist_rate_report(data, out, checks):
