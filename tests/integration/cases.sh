@@ -784,4 +784,5 @@ run_all_cases() {
     run_case sigterm-exits case_sigterm_exits
     run_daemon_cases
     run_memory_cases
+    run_memory_fault_cases
 }

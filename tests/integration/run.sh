@@ -55,6 +55,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/daemon_cases.sh"
 # shellcheck source=memory_cases.sh
 . "$HERE/memory_cases.sh"
+# shellcheck source=memory_fault_cases.sh
+. "$HERE/memory_fault_cases.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
