@@ -233,7 +233,8 @@ std::string describe(const GreylistDecision &decision) {
     case Result::greylisted:
         return decision.first_try ? "greylisted, first try" : "greylisted, early retry";
     case Result::store_error:
-        return "store error: " + decision.why;
+        return "store error: " + std::string(state::to_string(decision.outcome.status)) + ": " +
+               decision.outcome.why;
     }
     return "?";
 }
