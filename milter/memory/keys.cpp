@@ -122,9 +122,10 @@ std::string format_ms(long long ms) {
 std::optional<long long> parse_ms(std::string_view text) {
     long long value = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    // Up to the end of year 9999: a time point of the system clock
-    // (nanoseconds in 64 bits) holds it, a larger one would overflow.
-    constexpr long long latest = 253'402'300'799'999;
+    // Up to the end of year 2261: a time point of the system clock
+    // (nanoseconds in 64 bits, until April 2262) holds it, a larger one
+    // would overflow.
+    constexpr long long latest = 9'214'646'399'999;
     if (error != std::errc() || end != text.data() + text.size() || text.empty() || value < 0 ||
         value > latest)
         return std::nullopt;
