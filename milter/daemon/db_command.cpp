@@ -80,8 +80,9 @@ std::unique_ptr<state::Store> open_state_store(const Config &config, bool create
     const std::string file = directory + "/" + state::LmdbStore::file_name;
     struct stat status {};
     if (!create && ::stat(file.c_str(), &status) != 0) {
-        error = "state.path: no store at " + file + ": " + std::strerror(errno) +
-                (errno == ENOENT ? " (the daemon creates it when it starts)" : "");
+        error = "state.path: no store at " + file +
+                (errno == ENOENT ? std::string(" (the daemon creates it when it starts)")
+                                 : ": " + std::string(std::strerror(errno)));
         return nullptr;
     }
     const auto before = existing_lmdb_files(directory);
