@@ -120,12 +120,13 @@ std::string format_ms(long long ms) {
 }
 
 std::optional<long long> parse_ms(std::string_view text) {
+    if (text.empty() || text.front() < '0' || text.front() > '9')
+        return std::nullopt; // no sign, not even "-0"
     long long value = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    // Up to the end of year 2261: a time point of the system clock
-    // (nanoseconds in 64 bits, until April 2262) holds it, a larger one
-    // would overflow.
-    constexpr long long latest = 9'214'646'399'999;
+    // Up to 9e12 ms (year 2255): a time point of the system clock counts
+    // nanoseconds in 64 bits, which ends in year 2262.
+    constexpr long long latest = 9'000'000'000'000;
     if (error != std::errc() || end != text.data() + text.size() || text.empty() || value < 0 ||
         value > latest)
         return std::nullopt;

@@ -67,8 +67,8 @@ std::string count_key(Counter counter, const IpAddress &client);
 std::string block_key(const IpAddress &client);
 
 // Milliseconds since the epoch as the values hold them, and back (up to
-// the end of year 2261, the last whole year a time point of the system
-// clock holds; anything else is nullopt).
+// 9e12, in year 2255: the system clock's nanoseconds end in 2262;
+// anything else is nullopt).
 std::string format_ms(long long ms);
 std::optional<long long> parse_ms(std::string_view text);
 

@@ -3,12 +3,22 @@
 #include "core/log.hpp"
 #include "state/lmdb_store.hpp"
 #include "state/redis_store.hpp"
+#include "state/redis_url.hpp"
 
 #include <cerrno>
 #include <cstring>
 #include <sys/stat.h>
 
 namespace portcullis::memory {
+
+std::string store_options_problem(const Config &config) {
+    if (config.state.backend != "redis")
+        return "";
+    std::string error;
+    if (!state::parse_redis_url(config.state.redis, error))
+        return error.empty() ? "not a Redis URL" : error;
+    return "";
+}
 
 std::unique_ptr<state::Store> open_store(const Config &config, const StoreUse &use,
                                          std::string &error) {

@@ -19,6 +19,11 @@ struct StoreUse {
     bool create_directory = false;
 };
 
+// What a configuration's state options get wrong that load_config()
+// cannot see (a state.redis URL that does not parse, with state.backend =
+// redis): empty when nothing; `portcullis -n` and every load report it.
+std::string store_options_problem(const Config &config);
+
 // nullptr with `error` set (naming the option and the cause) on failure.
 std::unique_ptr<state::Store> open_store(const Config &config, const StoreUse &use,
                                          std::string &error);

@@ -43,24 +43,19 @@ TEST_CASE("the origin of a client: its network, or its pool's organisational dom
     CHECK(domain_origin("example.com") == "d:example.com");
 }
 
-TEST_CASE("times in values: milliseconds a time point of the system clock holds, nothing else") {
+TEST_CASE("times in values: milliseconds up to year 2255, nothing else") {
     CHECK(parse_ms("0") == 0);
     CHECK(parse_ms("4102444800000") == 4102444800000);
-    // The end of year 2261; the system clock counts nanoseconds in 64
-    // bits, which end in April 2262.
-    CHECK(parse_ms("9214646399999") == 9214646399999);
-    CHECK_FALSE(parse_ms("9214646400000"));
-    CHECK_FALSE(parse_ms("253402300799999"));
-    // What parse_ms accepts becomes a time point and comes back unchanged.
-    for (const char *text : {"0", "4102444800000", "9214646399999"}) {
-        const auto ms = parse_ms(text);
-        REQUIRE(ms);
-        const state::Time time{std::chrono::milliseconds(*ms)};
-        CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch())
-                  .count() == *ms);
-    }
+    CHECK(parse_ms("9000000000000") == 9000000000000);
+    // A larger one could overflow the system clock's nanoseconds (found by
+    // state_value_fuzz with 51024844800000 in an allowlist line).
+    CHECK_FALSE(parse_ms("9000000000001"));
+    CHECK_FALSE(parse_ms("51024844800000"));
     CHECK_FALSE(parse_ms("9223372036854775807"));
     CHECK_FALSE(parse_ms("-1"));
+    CHECK_FALSE(parse_ms("-0"));
+    CHECK_FALSE(parse_ms("+5"));
+    CHECK(parse_ms("007") == 7);
     CHECK_FALSE(parse_ms(""));
     CHECK_FALSE(parse_ms("12x"));
 }
@@ -93,8 +88,4 @@ TEST_CASE("a block value read back, a malformed one still blocking") {
     auto broken = parse_block("too-many-rsets 9999999999999999999999 x", t0, t0);
     CHECK(broken.rule == "too-many-errors");
     CHECK(broken.since == t0);
-    // Beyond what a time point holds: malformed, not an overflow.
-    auto far = parse_block("too-many-rsets 5 253402300799999", t0, t0);
-    CHECK(far.rule == "too-many-errors");
-    CHECK(far.since == t0);
 }

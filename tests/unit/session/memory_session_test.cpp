@@ -423,3 +423,19 @@ TEST_CASE("a store that is down tempfails with state-error where on-store-error 
     CHECK(helo.verdict == Verdict::tempfail);
     CHECK(helo.rule == "state-error");
 }
+
+TEST_CASE("a state.redis URL that does not parse is a configuration error, for redis only") {
+    for (const auto &[backend, errors_expected] :
+         {std::pair<std::string, bool>{"redis", true}, {"lmdb", false}}) {
+        auto loaded = load_config(SOURCE_ROOT "/rules/portcullis.conf",
+                                  {{"state.backend", backend}, {"state.redis", "http://x:1/0"}});
+        REQUIRE(loaded.config);
+        std::vector<ConfigError> errors;
+        Runtime::load(std::move(*loaded.config), errors);
+        CHECK(errors.empty() == !errors_expected);
+        if (errors_expected) {
+            REQUIRE(errors.size() == 1);
+            CHECK(errors[0].option == "state.redis");
+        }
+    }
+}
