@@ -118,6 +118,8 @@ run db stats -c "$work/missing.conf"
 expect config-missing-file 2 "err:missing.conf"
 run db stats -c "$conf" --state.backend=memcached
 expect config-bad-backend 2 "err:state.backend"
+run db list -c "$conf" --state.backend=redis --state.redis=http://127.0.0.1/
+expect config-bad-redis-url 2 "err:state.redis"
 run db --help
 expect help 0 "portcullis db list" "portcullis db allow ADDRESS\|NETWORK"
 
