@@ -143,9 +143,16 @@ int db_command(int argc, char **argv) {
         std::cerr << error.to_string() << "\n";
     if (!loaded.config)
         return db::exit_usage;
+    const Config &config = *loaded.config;
+    // What a start and `portcullis -n` report of the state options beyond
+    // load_config() (the replies and check data files do not matter here).
+    if (auto why = memory::store_options_problem(config); !why.empty()) {
+        std::cerr << config.error("state.redis", config.state.redis, why).to_string() << "\n";
+        return db::exit_usage;
+    }
 
     std::string error;
-    auto store = open_state_store(*loaded.config, request->creates(), error);
+    auto store = open_state_store(config, request->creates(), error);
     if (!store) {
         std::cerr << "portcullis db: cannot open the store: " << db::printable(error) << "\n";
         if (request->json)
@@ -154,7 +161,7 @@ int db_command(int argc, char **argv) {
                       << "\n";
         return db::exit_store_failed;
     }
-    return db::run(*request, *store, *loaded.config, state::Clock::now(), std::cout, std::cerr);
+    return db::run(*request, *store, config, state::Clock::now(), std::cout, std::cerr);
 }
 
 } // namespace portcullis
