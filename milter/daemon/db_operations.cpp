@@ -24,10 +24,10 @@ constexpr std::string_view kind_prefixes[] = {memory::triplet_prefix, memory::pa
                                               memory::count_prefix, memory::block_prefix};
 constexpr std::size_t most_counted = most_limit;
 
+// Command-line text quoted in a message: printable, at most 100 bytes.
 std::string shown(std::string_view text) {
-    constexpr std::size_t shown = 100;
-    const std::string safe = printable(text.substr(0, shown));
-    return "'" + safe + (text.size() > shown ? "...'" : "'");
+    constexpr std::size_t most = 100;
+    return "'" + printable(text.substr(0, most)) + (text.size() > most ? "...'" : "'");
 }
 
 std::optional<std::size_t> parse_limit(std::string_view text) {
