@@ -7,7 +7,7 @@
 //                                 the first try, milliseconds since the epoch;
 //                                 lives greylist.retry-window from that try
 //   pass:ORIGIN                   a passed retry; value "MS TRIPLET-KEY" (when
-//                                 and which triplet passed, or "MS db-allow");
+//                                 and which triplet passed);
 //                                 lives greylist.allow-time, renewed by mail
 //   allowlist                     `portcullis db allow`: lines "NETWORK MS",
 //                                 each network with its own expiry
