@@ -42,7 +42,8 @@ inline const state::Time db_later = db_t0 + std::chrono::minutes(6);
 
 // What a day of the daemon leaves, written as the daemon writes it (with
 // db_config_small_limits()):
-// - 192.0.2.7: 4 RSETs (blocked, too-many-rsets) and 2 rejected recipients;
+// - 192.0.2.7: 4 RSETs (blocked, too-many-rsets), 4 RSETs counted after
+//   the block, and 2 rejected recipients;
 // - 198.51.100.1: a block written by hand and 1 error;
 // - origin 192.0.2.0/24: two pending triplets from <a@x.test> (to
 //   b@y.test and e@y.test), and a pass (the retry of c@x.test -> d@y.test);
@@ -55,6 +56,14 @@ inline void populate(state::Store &store, const Config &config) {
             memory::count_event(store, config.limits, memory::Counter::rsets, client, db_t0, true);
         REQUIRE(counted.outcome.ok());
     }
+    // The block started the count afresh; another MX host sharing the
+    // store counts on (four more RSETs it saw before it read the block).
+    std::uint64_t events = 0;
+    for (int i = 0; i < 4; ++i)
+        REQUIRE(store
+                    .count_event(memory::count_key(memory::Counter::rsets, client), db_t0,
+                                 config.limits.window, config.limits.window, true, events)
+                    .ok());
     for (int i = 0; i < 2; ++i)
         REQUIRE(memory::count_event(store, config.limits, memory::Counter::rejected_recipients,
                                     client, db_t0, true)
