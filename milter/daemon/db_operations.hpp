@@ -18,6 +18,7 @@
 #include "core/address.hpp"
 #include "core/config.hpp"
 #include "memory/client_state.hpp"
+#include "memory/time_text.hpp"
 #include "state/store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -78,11 +79,10 @@ int run(const Request &request, state::Store &store, const Config &config, state
 // Printable ASCII as it is, `\` as `\\`, newline and tab as `\n` and `\t`,
 // any other byte as `\xNN`.
 std::string printable(std::string_view text);
-// "2100-01-01 01:00:00 UTC"; "2100-01-01T01:00:00Z" for JSON.
-std::string utc_text(state::Time time);
-std::string utc_json(state::Time time);
-// Whole seconds until `expires`, rounded up; 0 once it has passed.
-long long seconds_left(state::Time expires, state::Time now);
+// Times as memory/time_text.hpp writes them.
+using memory::seconds_left;
+using memory::utc_json;
+using memory::utc_text;
 
 // What `db show` and `portcullis check` print of a client's state: lines
 // each starting with `indent` (block, counters, allowlist, greylist pass,

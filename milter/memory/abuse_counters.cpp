@@ -1,12 +1,10 @@
 #include "abuse_counters.hpp"
 
+#include "time_text.hpp"
+
 namespace portcullis::memory {
 
 namespace {
-
-long long to_ms(state::Time time) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
 
 constexpr std::string_view rejected_recipients_text[] = {
     "Excessive unknown recipients from ${client_addr} - possible open relay",

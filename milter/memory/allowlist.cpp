@@ -1,16 +1,13 @@
 #include "allowlist.hpp"
 
 #include "keys.hpp"
+#include "time_text.hpp"
 
 #include <algorithm>
 
 namespace portcullis::memory {
 
 namespace {
-
-long long to_ms(state::Time time) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
 
 state::Time from_ms(long long ms) {
     return state::Time(std::chrono::milliseconds(ms));

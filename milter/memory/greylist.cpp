@@ -1,16 +1,13 @@
 #include "greylist.hpp"
 
 #include "keys.hpp"
+#include "time_text.hpp"
 
 namespace portcullis::memory {
 
 namespace {
 
 using state::Outcome;
-
-long long to_ms(state::Time time) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
 
 GreylistDecision failed(const Outcome &outcome, std::string_view what) {
     GreylistDecision decision;

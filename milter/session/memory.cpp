@@ -20,21 +20,13 @@
 #include "memory/allowlist.hpp"
 #include "memory/greylist.hpp"
 #include "memory/store_failure.hpp"
+#include "memory/time_text.hpp"
 
 #include <ctime>
 
 namespace portcullis {
 
 namespace {
-
-std::string utc(state::Time time) {
-    const std::time_t seconds = state::Clock::to_time_t(time);
-    std::tm parts{};
-    gmtime_r(&seconds, &parts);
-    char text[40];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &parts);
-    return text;
-}
 
 // "42 seconds", "5 minutes", "2 hours": rounded up, as a retry must wait.
 std::string wait_text(std::chrono::milliseconds wait) {
@@ -47,19 +39,6 @@ std::string wait_text(std::chrono::milliseconds wait) {
     if (seconds < 7200)
         return unit((seconds + 59) / 60, "minute");
     return unit((seconds + 3599) / 3600, "hour");
-}
-
-std::string duration_text(std::chrono::milliseconds duration) {
-    const long long ms = duration.count();
-    if (ms % 86400000 == 0)
-        return std::to_string(ms / 86400000) + "d";
-    if (ms % 3600000 == 0)
-        return std::to_string(ms / 3600000) + "h";
-    if (ms % 60000 == 0)
-        return std::to_string(ms / 60000) + "m";
-    if (ms % 1000 == 0)
-        return std::to_string(ms / 1000) + "s";
-    return std::to_string(ms) + "ms";
 }
 
 bool acts(const Action &action) {
@@ -134,12 +113,12 @@ void Session::memory_connect() {
     block_ = CheckResult{"limits",
                          block->rule,
                          Outcome::fail,
-                         "blocked since " + utc(block->since) + " (" +
+                         "blocked since " + memory::utc_text(block->since) + " (" +
                              std::to_string(block->count) + " counted)",
                          {}};
     block_->vars["limit_count"] = std::to_string(block->count);
-    block_->vars["limit_window"] = duration_text(config().limits.window);
-    block_->vars["block_until"] = utc(block->until);
+    block_->vars["limit_window"] = memory::duration_text(config().limits.window);
+    block_->vars["block_until"] = memory::utc_text(block->until);
     block_enforced_ = acts(action) && !config().dry_run;
 }
 
@@ -205,21 +184,23 @@ void Session::count(memory::Counter counter, Stage stage, const std::string &rec
     }
     if (!result.passed)
         return;
-    block_ = CheckResult{"limits",
-                         std::string(rule),
-                         Outcome::fail,
-                         std::to_string(result.events) + " " + std::string(to_string(counter)) +
-                             " within " + duration_text(config().limits.window) + ", limit " +
-                             std::to_string(memory::counter_limit(config().limits, counter)),
-                         {}};
+    block_ =
+        CheckResult{"limits",
+                    std::string(rule),
+                    Outcome::fail,
+                    std::to_string(result.events) + " " + std::string(to_string(counter)) +
+                        " within " + memory::duration_text(config().limits.window) + ", limit " +
+                        std::to_string(memory::counter_limit(config().limits, counter)),
+                    {}};
     block_->vars["limit_count"] = std::to_string(result.events);
-    block_->vars["limit_window"] = duration_text(config().limits.window);
-    block_->vars["block_until"] = utc(result.passed->until);
+    block_->vars["limit_window"] = memory::duration_text(config().limits.window);
+    block_->vars["block_until"] = memory::utc_text(result.passed->until);
     block_enforced_ = enforce;
     log_block(stage, recipient,
-              block_->detail + (enforce ? "; blocked until " + utc(result.passed->until)
-                                        : "; not blocked (action " + action.to_string() +
-                                              (config().dry_run ? ", dry-run" : "") + ")"));
+              block_->detail + (enforce
+                                    ? "; blocked until " + memory::utc_text(result.passed->until)
+                                    : "; not blocked (action " + action.to_string() +
+                                          (config().dry_run ? ", dry-run" : "") + ")"));
     if (!enforce)
         block_.reset(); // logged once; the session goes on
 }
@@ -385,7 +366,7 @@ void Session::greylist(RecipientAnswer &answer, const std::string &recipient) {
                       {}};
     cause.vars["greylist_wait"] =
         wait_text(std::chrono::duration_cast<std::chrono::milliseconds>(decision.retry_at - time));
-    cause.vars["greylist_retry_at"] = utc(decision.retry_at);
+    cause.vars["greylist_retry_at"] = memory::utc_text(decision.retry_at);
     cause.vars["greylist_origin"] = origin;
     answer.log_fields += std::string(" greylist-result=") + (decision.first_try ? "new" : "early");
     if (!acts(action))
