@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Helpers for scripts/bench: ports, the DNS world (nsd + a delaying
-# proxy), the filters under test (null filter, portcullis) and a private
-# Postfix with one smtpd per filter setup. Sourced by scripts/bench.
+# proxy), the filters under test (null filter, portcullis), a Redis server
+# for the state store and a private Postfix with one smtpd per filter
+# setup. Sourced by scripts/bench.
 #
 # Contract: everything lives under $WORK; servers listen on 127.0.0.1
 # only; every process started here is recorded in $WORK/pids and stopped
@@ -122,9 +123,18 @@ start_null() {
     return 0
 }
 
-# write_portcullis_config FILE SOCKET DNS_PORT ZONES
+# write_portcullis_config FILE SOCKET DNS_PORT ZONES [STATE [BINARY]]
+# STATE: "off" (default): greylisting off and no abuse counter, so the
+# state store (LMDB under $WORK) is opened but never called; "lmdb" or
+# "redis": greylist.mode = all over that backend (Redis: the bench's
+# redis-server on $REDIS_PORT), greylist.delay = 1s (the shortest) so that
+# scripts/bench can pass every origin before it measures, counters still
+# off. A BINARY built before the state store (no
+# greylist.mode in it) gets no state lines.
 write_portcullis_config() {
-    local file=$1 socket=$2 port=$3 zones=$4 i
+    local file=$1 socket=$2 port=$3 zones=$4 state=${5:-off} binary=${6:-$BUILD/milter/portcullis} i
+    local state_path
+    state_path=$WORK/state/$(basename "$file" .conf)
     {
         echo "# portcullis for the benchmarks: shipped policy, DNS from the bench world"
         echo "socket = $socket"
@@ -146,17 +156,38 @@ write_portcullis_config() {
         echo "[dnsbl]"
         for i in $(seq 0 $((zones - 1))); do echo "zone = bl$i.bench.example=127.0.0.[2..11]*1"; done
         echo "threshold = 1"
+        if grep -q -a 'greylist.mode' "$binary" 2>/dev/null; then
+            echo "[state]"
+            echo "path = $state_path"
+            if [ "$state" = redis ]; then
+                echo "backend = redis"
+                echo "redis = redis://127.0.0.1:$REDIS_PORT/0"
+            fi
+            echo "[greylist]"
+            if [ "$state" = off ]; then
+                echo "mode = off"
+            else
+                echo "mode = all"
+                echo "delay = 1s"
+            fi
+            echo "[limits]"
+            for i in rejected-recipients rsets empty-transactions unknown-commands errors; do
+                echo "$i = 0"
+            done
+        fi
         # The [policy] section of the shipped rules/portcullis.conf.
         sed -n '/^\[policy\]/,$p' "$SOURCE_ROOT/rules/portcullis.conf"
     } >"$file"
 }
 
-# start_portcullis NAME SOCKET DNS_PORT ZONES [BINARY [SOURCE_ROOT]]: sets
-# PID_<NAME>; log in $WORK/NAME.log. Another build's binary reads the
-# shipped files of its own source tree.
+# start_portcullis NAME SOCKET DNS_PORT ZONES [BINARY [SOURCE_ROOT [STATE]]]:
+# sets PID_<NAME>; log in $WORK/NAME.log. Another build's binary reads the
+# shipped files of its own source tree. STATE as for write_portcullis_config.
 start_portcullis() {
     local name=$1 socket=$2 port=$3 zones=$4 binary=${5:-$BUILD/milter/portcullis}
-    SOURCE_ROOT=${6:-$SOURCE_ROOT} write_portcullis_config "$WORK/$name.conf" "$socket" "$port" "$zones"
+    mkdir -p "$WORK/state"
+    SOURCE_ROOT=${6:-$SOURCE_ROOT} write_portcullis_config "$WORK/$name.conf" "$socket" "$port" \
+        "$zones" "${7:-off}" "$binary"
     [ "${socket#unix:}" != "$socket" ] && rm -f "${socket#unix:}"
     "$binary" -f -c "$WORK/$name.conf" >"$WORK/$name.log" 2>&1 &
     remember_pid $!
@@ -164,6 +195,22 @@ start_portcullis() {
     wait_for 20 socket_ready "$socket" || { echo "portcullis $name did not start:" >&2; cat "$WORK/$name.log" >&2; return 1; }
     [ "${socket#unix:}" != "$socket" ] && chmod 0666 "${socket#unix:}"
     return 0
+}
+
+# --- Redis --------------------------------------------------------------
+
+redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
+
+# start_redis PORT: a redis-server in memory only (no RDB, no AOF), its
+# files under $WORK/redis; sets REDIS_PORT.
+start_redis() {
+    REDIS_PORT=$1
+    mkdir -p "$WORK/redis"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --dir "$WORK/redis" --logfile "$WORK/redis/redis.log" --daemonize no \
+        >"$WORK/redis/redis.out" 2>&1 &
+    remember_pid $!
+    wait_for 10 redis_answers "$REDIS_PORT" || { cat "$WORK/redis/redis.log" >&2; return 1; }
 }
 
 # --- Postfix ------------------------------------------------------------

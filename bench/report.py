@@ -4,7 +4,8 @@
     report.py RESULTS_DIR [--build BUILD_DIR]
 
 Reads warm.json, cold.json, hold.json (written by milter-load),
-e2e.tsv (written by scripts/bench) and spf.json (bench/spf_bench.py), prints the figures, the machine they
+e2e.tsv (written by scripts/bench), spf.json (bench/spf_bench.py) and
+greylist.json (bench/greylist-rate), prints the figures, the machine they
 came from and each target as met or missed. Exit status 1 when a
 correctness check failed (driver errors, or decision counts that
 disagree with portcullis' log); a missed performance target is reported,
@@ -125,6 +126,72 @@ def correctness_of(name, data, checks):
                 f"{refused} refused sessions counted as refusals, not errors")
 
 
+def greylisting_report(targets, results, out, checks):
+    """The grey-* rows of part 1 beside portcullis with greylisting off."""
+    off = targets.get("portcullis", [])
+    if not off:
+        return
+    passes = {}
+    path = os.path.join(results, "grey-passes.tsv")
+    if os.path.exists(path):
+        for line in open(path):
+            name, count = line.split()
+            passes[name.replace("grey", "grey-")] = int(count)
+    rate = median(off, "sessions_per_second")
+    cpu = median(off, "cpu_per_session_us")
+    # How far the same setup moves from round to round: a difference
+    # smaller than this is noise (other work on the machine).
+    spread = max(r["cpu_per_session_us"] for r in off) - min(r["cpu_per_session_us"] for r in off)
+    tempfails = sum(r["rcpt_tempfail"] for r in off)
+    for name, backend in (("grey-lmdb", "LMDB"), ("grey-redis", "Redis")):
+        rows = targets.get(name)
+        if not rows:
+            continue
+        ratio = median(rows, "sessions_per_second") / rate if rate else 0
+        extra = median(rows, "cpu_per_session_us") - cpu
+        out.append(f"   {name}: greylist.mode = all over {backend}, every origin passed before the "
+                   f"measured rounds (one read per recipient); {ratio:.2f} x portcullis' sessions/s with "
+                   f"greylisting off, state CPU {extra:+.1f} us/session"
+                   + (" (portcullis' side only: the Redis server's CPU is not counted here)"
+                      if backend == "Redis" else "")
+                   + (f"; within the {spread:.0f} us/session that portcullis' own CPU moved "
+                      f"between rounds" if abs(extra) < spread else ""))
+        if backend == "LMDB":
+            checks.target(extra < 30, f"warm cache, greylisting on (mode all, origin passed), LMDB: "
+                          f"state CPU {extra:+.1f} us per session over greylisting off (target < 30 us)")
+        grey_tempfails = sum(r["rcpt_tempfail"] for r in rows)
+        checks.correctness(grey_tempfails == tempfails,
+                           f"warm/{name}: {grey_tempfails} RCPT tempfails, as many as with "
+                           f"greylisting off ({tempfails}): no recipient was greylisted in the "
+                           f"measured rounds")
+        accepted = sum(r["rcpt_continue"] for r in rows)
+        logged = passes.get(name, 0)
+        checks.correctness(logged >= accepted,
+                           f"warm/{name}: {logged} recipients logged as passed on their origin's "
+                           f"pass over the whole run, wanted at least the {accepted} accepted in "
+                           f"the measured rounds (greylisting ran for each)")
+
+
+def greylist_rate_report(data, out, checks):
+    out.append(f"6. Greylisting decisions (bench/greylist-rate, memory::decide_greylist over the "
+               f"store, one at a time, {data['seconds']:g} s or more per path); LMDB in "
+               f"{data.get('lmdb_filesystem', '?')} with a sync per write, Redis on loopback "
+               f"(CPU: the driver's, + the server's from INFO cpu)")
+    out.append(f"   {'backend':<8}{'path':<9}{'decisions/s':>12}{'CPU us':>9}{'+server':>9}"
+               f"{'p50 us':>9}{'p99 us':>9}{'max us':>10}")
+    for backend in data["backends"]:
+        for row in backend["paths"]:
+            server = f"{row['server_cpu_us']:.1f}" if "server_cpu_us" in row else "-"
+            out.append(f"   {backend['backend']:<8}{row['path']:<9}{row['per_second']:>12.0f}"
+                       f"{row['cpu_us']:>9.1f}{server:>9}{row['p50_us']:>9.1f}{row['p99_us']:>9.1f}"
+                       f"{row['max_us']:>10.0f}")
+            checks.correctness(row["wrong"] == 0,
+                               f"greylisting/{backend['backend']}/{row['path']}: "
+                               f"{row['decisions']} decisions, {row['wrong']} not as the path wants")
+    out.append("   passed: the origin has passed (one read); new: a new triplet (a read and a "
+               "write); retry: a retry after the delay (two reads, two writes)")
+
+
 def spf_report(spf, out, checks):
     totals, rates, cpu = spf["totals"], spf["rates"], spf["cpu_us"]
     theirs = rates["spfquery"]
@@ -208,6 +275,7 @@ def main():
                       f"null filter's sessions/s (target >= 0.90)")
         checks.target(extra < 100, f"warm cache: portcullis CPU per session {extra:+.0f} us over the "
                       f"null filter (target < +100 us)")
+    greylisting_report(targets, args.results, out, checks)
     out.append("")
 
     cold = load(os.path.join(args.results, "cold.json"))
@@ -275,11 +343,17 @@ def main():
     checks.correctness(refused == 0, f"end to end: {refused} smtp-source complaints (all mail accepted)")
     out.append("")
 
+    greylist_path = os.path.join(args.results, "greylist.json")
     spf_path = os.path.join(args.results, "spf.json")
     if os.path.exists(spf_path):
         spf_report(load(spf_path), out, checks)
     else:
         checks.correctness(False, "SPF: no results (see spf.out)")
+    out.append("")
+    if os.path.exists(greylist_path):
+        greylist_rate_report(load(greylist_path), out, checks)
+    else:
+        checks.correctness(False, "greylisting: no results (see greylist.out)")
     out.append("")
     out.append("Targets and checks")
     out.extend(checks.lines)

@@ -5,6 +5,7 @@
 // NAME defines `const Check &NAME_check()` in NAME.cpp.
 #include "checks/check.hpp"
 #include "checks/registered_checks.h"
+#include "memory/store_failure.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -32,6 +33,10 @@ std::span<const RuleSpec> rule_table() {
         std::vector<RuleSpec> list;
         for (const Check *check : all_checks())
             list.insert(list.end(), check->rules().begin(), check->rules().end());
+        // Greylisting and the abuse counters (milter/memory/) act on what
+        // the checks found; their rules follow.
+        const auto memory = memory::memory_rules();
+        list.insert(list.end(), memory.begin(), memory.end());
         return list;
     }();
     return rules;

@@ -2,6 +2,7 @@
 // IPv4 octets and every non-canonical oddity an SMTP client may send.
 #include "address.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <charconv>
 #include <cstring>
@@ -101,6 +102,22 @@ std::optional<Network> Network::parse(std::string_view text) {
         network.base_ = base->unmapped();
         network.prefix_ -= 96;
     }
+    return network;
+}
+
+Network Network::of(const IpAddress &address, unsigned prefix) {
+    const IpAddress unmapped = address.unmapped();
+    const unsigned bits = static_cast<unsigned>(unmapped.size() * 8);
+    prefix = std::min(prefix, bits);
+    auto bytes = unmapped.bytes();
+    for (unsigned bit = prefix; bit < bits; ++bit)
+        bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+    Network network;
+    if (unmapped.is_v4())
+        network.base_ = IpAddress::from_v4({bytes[0], bytes[1], bytes[2], bytes[3]});
+    else
+        network.base_ = IpAddress::from_v6(bytes);
+    network.prefix_ = prefix;
     return network;
 }
 

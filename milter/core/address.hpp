@@ -48,6 +48,11 @@ class Network {
   public:
     // "192.0.2.0/24", "2001:db8::/32" or a single address.
     static std::optional<Network> parse(std::string_view text);
+    // The network of the first `prefix` bits of `address` (unmapped), its
+    // host bits cleared; prefix is capped at the address's length.
+    static Network of(const IpAddress &address, unsigned prefix);
+    const IpAddress &base() const { return base_; }
+    unsigned prefix() const { return prefix_; }
     bool contains(const IpAddress &address) const;
     std::string to_string() const;
 

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "config_file.hpp"
+#include "option_binding.hpp"
 #include "option_value.hpp"
 
 #include <boost/program_options.hpp>
@@ -18,15 +19,6 @@ namespace po = boost::program_options;
 namespace portcullis {
 
 namespace {
-
-// Where an option's value goes: converts it (checking it as the option
-// needs) and stores it in its Config member.
-using Store = void (*)(const OptionValue &in, Config &config);
-
-struct BoundOption {
-    OptionSpec spec;
-    Store store;
-};
 
 // The special conversions some options need beyond their type.
 
@@ -308,6 +300,8 @@ std::vector<OptionSpec> build_table(std::span<const RuleSpec> rules,
     std::vector<OptionSpec> table;
     for (const auto &option : general_options)
         table.push_back(option.spec);
+    for (const auto &option : memory_options())
+        table.push_back(option.spec);
     for (const auto &option : policy_options)
         table.push_back(option.spec);
     append_rule_options(table, rules, storage);
@@ -355,6 +349,8 @@ void convert_rule_actions(std::span<const OptionSpec> options, const OptionSourc
 void convert(std::span<const OptionSpec> options, const OptionSources &sources, Config &config,
              std::span<const RuleSpec> rules) {
     for (const auto &option : general_options)
+        option.store(OptionValue(option.spec, sources), config);
+    for (const auto &option : memory_options())
         option.store(OptionValue(option.spec, sources), config);
     // The rule actions before the policy section's own options: the order
     // in which their errors have always been reported.
@@ -508,6 +504,10 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
         return std::chrono::milliseconds(number);
     if (unit == "m")
         return std::chrono::milliseconds(number * 60000);
+    if (unit == "h")
+        return std::chrono::milliseconds(number * 3600000);
+    if (unit == "d")
+        return std::chrono::milliseconds(number * 86400000);
     return std::nullopt;
 }
 

@@ -125,6 +125,53 @@ struct Config {
         bool add_header = false;
     } spf;
 
+    // The state store (milter/state/): memory across sessions.
+    struct State {
+        std::string backend; // "lmdb" or "redis"
+        std::string path;    // LMDB directory
+        std::uint64_t map_size = 0;
+        std::string redis; // URL
+        std::chrono::milliseconds timeout{};
+        unsigned pool_size = 0;
+        unsigned breaker_failures = 0;
+        std::chrono::milliseconds breaker_interval{};
+        std::chrono::milliseconds sweep_interval{};
+        friend bool operator==(const State &, const State &) = default;
+    } state;
+
+    // What makes a client suspicious to greylist.mode = suspicious.
+    enum class GreylistTrigger {
+        no_fcrdns,    // no forward-confirmed PTR name
+        generic_rdns, // rdns-generic failed
+        dnsbl_score,  // a DNSBL score above 0, below dnsbl.threshold
+        spf_softfail, // SPF of MAIL FROM (of HELO for the null sender)
+        spf_neutral,
+        spf_none,
+        helo_unresolved, // helo-unresolvable failed or could not tell
+    };
+    struct Greylist {
+        enum class Mode { off, all, suspicious } mode = Mode::off;
+        std::vector<GreylistTrigger> triggers;
+        unsigned prefix_v4 = 0;
+        unsigned prefix_v6 = 0;
+        std::chrono::milliseconds delay{};
+        std::chrono::milliseconds retry_window{};
+        std::chrono::milliseconds allow_time{};
+        bool tempfail_on_store_error = false;
+    } greylist;
+
+    // The abuse counters per client address; a limit of 0 is off.
+    struct Limits {
+        std::chrono::milliseconds window{};
+        std::chrono::milliseconds block_time{};
+        unsigned rejected_recipients = 0;
+        unsigned rsets = 0;
+        unsigned empty_transactions = 0;
+        unsigned unknown_commands = 0;
+        unsigned errors = 0;
+        bool tempfail_on_store_error = false;
+    } limits;
+
     std::vector<Network> allow_networks;
     std::vector<Network> deny_networks;
     std::vector<std::string> allow_hostnames; // lower-case suffixes
@@ -166,7 +213,7 @@ struct ConfigResult {
 ConfigResult load_config(std::span<const RuleSpec> rules, const std::string &file,
                          const std::vector<std::pair<std::string, std::string>> &overrides = {});
 
-// Parses "5s", "250ms", "2m" or a bare number of seconds.
+// Parses "250ms", "5s", "2m", "12h", "36d" or a bare number of seconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // Parses "64m", "1g", "512k" or a number of bytes.
 std::optional<std::uint64_t> parse_size(std::string_view text);

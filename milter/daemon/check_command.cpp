@@ -2,6 +2,9 @@
 
 #include "command_line.hpp"
 #include "core/log.hpp"
+#include "db_command.hpp"
+#include "db_operations.hpp"
+#include "memory/client_state.hpp"
 #include "session/report.hpp"
 
 #include <iostream>
@@ -9,6 +12,47 @@
 namespace po = boost::program_options;
 
 namespace portcullis {
+
+namespace {
+
+// What the state store holds about the client, as `portcullis db show`
+// reads it (no triplets), never writing: no store is created, no event
+// counted. When the store cannot be opened or read, why.
+struct StateLook {
+    std::string store; // its description, when opened
+    std::string why;   // empty when read
+    memory::ClientState client;
+};
+
+StateLook look_at_state(const Config &config, const IpAddress &client, state::Time now) {
+    StateLook look;
+    auto store = open_state_store(config, false, look.why);
+    if (!store)
+        return look;
+    look.store = store->describe();
+    auto outcome = memory::read_client_state(*store, config, client, now, {}, look.client);
+    if (!outcome.ok())
+        look.why = std::string(state::to_string(outcome.status)) + ": " + outcome.why;
+    return look;
+}
+
+nlohmann::json state_json(const StateLook &look, const Config &config, state::Time now) {
+    if (!look.why.empty())
+        return {{"available", false}, {"why", db::printable(look.why)}};
+    auto out = db::client_state_json(look.client, {}, config, now);
+    out["available"] = true;
+    out["store"] = db::printable(look.store);
+    return out;
+}
+
+std::string state_text(const StateLook &look, const Config &config, state::Time now) {
+    if (!look.why.empty())
+        return "state: not available: " + db::printable(look.why) + "\n";
+    return "state (" + db::printable(look.store) + "):\n" +
+           db::client_state_text(look.client, {}, config, now, "  ");
+}
+
+} // namespace
 
 int check_command(int argc, char **argv) {
     po::options_description options("portcullis check");
@@ -72,10 +116,16 @@ int check_command(int argc, char **argv) {
                 report.reply = report.recipients.back().answer.reply;
         }
     }
-    if (values.count("json"))
-        std::cout << report_json(report).dump(2) << "\n";
-    else
-        std::cout << report_text(report);
+    const Config &config = *runtime->config;
+    const auto now = state::Clock::now();
+    const StateLook look = look_at_state(config, *client, now);
+    if (values.count("json")) {
+        auto out = report_json(report);
+        out["state"] = state_json(look, config, now);
+        std::cout << out.dump(2) << "\n";
+    } else {
+        std::cout << report_text(report) << state_text(look, config, now);
+    }
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "milter.hpp"
 #include "pid_file.hpp"
 #include "privileges.hpp"
+#include "memory/open_store.hpp"
 #include "session/runtime.hpp"
 
 #include <atomic>
@@ -17,7 +18,10 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <mutex>
+#include <cerrno>
+#include <cstring>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -25,11 +29,22 @@ namespace portcullis {
 
 namespace {
 
+// The state store, opened once at start and kept across reloads: every
+// runtime the daemon builds gets it.
+std::shared_ptr<state::Store> daemon_store;
+Config::State daemon_store_options;
+
 std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
     const auto verified = verify_configuration(options.config_file, options.overrides, true);
     for (const auto &error : verified.errors)
         log_error("configuration: " + error.to_string());
-    return verified.runtime;
+    if (!verified.runtime || !daemon_store)
+        return verified.runtime;
+    if (!(verified.runtime->config->state == daemon_store_options))
+        log_warning("state.* options changed: they take effect at the next restart; still "
+                    "using " +
+                    daemon_store->describe());
+    return with_store(verified.runtime, daemon_store);
 }
 
 // The process that starts a detached portcullis waits until the daemon
@@ -191,6 +206,40 @@ struct Service {
     std::string user; // the one it runs as
 };
 
+// Creates state.path for LMDB as root, owned by the user the daemon
+// becomes, before privileges are dropped.
+void prepare_state_directory(const Config &config, const ServiceIdentity &identity) {
+    if (config.state.backend != "lmdb")
+        return;
+    if (::mkdir(config.state.path.c_str(), 0750) != 0) {
+        if (errno != EEXIST)
+            log_warning("cannot create state.path " + config.state.path + ": " +
+                        std::strerror(errno));
+        return;
+    }
+    if (identity.switching && ::chown(config.state.path.c_str(), identity.uid, identity.gid) != 0)
+        log_warning("cannot hand state.path " + config.state.path + " to user " + identity.user +
+                    ": " + std::strerror(errno));
+}
+
+// Opens the state store as the daemon's user and attaches it to the
+// running configuration.
+bool open_daemon_store(Service &service) {
+    const Config &config = *service.runtime->config;
+    std::string error;
+    auto store = memory::open_store(config, {.sweep = true, .create_directory = true}, error);
+    if (!store) {
+        log_error("cannot open the state store: " + error);
+        return false;
+    }
+    daemon_store = std::move(store);
+    daemon_store_options = config.state;
+    service.runtime = with_store(service.runtime, daemon_store);
+    install_runtime(service.runtime);
+    log_notice("state store: " + daemon_store->describe());
+    return true;
+}
+
 // Loads the configuration, makes sure no other portcullis runs there,
 // writes the PID file, opens the socket and drops privileges: the
 // privileged part, in this order. Returns 0 or the exit status.
@@ -238,9 +287,12 @@ int start_service(const DaemonOptions &options, Service &service) {
     }
     disable_nagle_on_listener();
     keep_reserve_descriptor();
+    prepare_state_directory(config, *identity);
     if (!drop_privileges(*identity))
         return 77; // EX_NOPERM
     service.user = identity->user;
+    if (!open_daemon_store(service))
+        return 73; // EX_CANTCREAT
     return 0;
 }
 
@@ -373,6 +425,8 @@ int run_daemon(const DaemonOptions &given) {
         std::_Exit(status);
     }
     install_runtime(nullptr);
+    service.runtime.reset();
+    daemon_store.reset(); // stops the LMDB sweeper; the last session is gone
     return status;
 }
 

@@ -1,8 +1,9 @@
-// portcullis: the milter daemon, `portcullis check`, `portcullis spf` and
-// `portcullis -n`.
+// portcullis: the milter daemon, `portcullis check`, `portcullis spf`,
+// `portcullis rules`, `portcullis db` and `portcullis -n`.
 #include "check_command.hpp"
 #include "command_line.hpp"
 #include "configuration.hpp"
+#include "db_command.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "daemon.hpp"
@@ -88,7 +89,8 @@ int main_command(int argc, char **argv) {
                      "       portcullis check --ip ADDR [--helo NAME] [--from ADDR] "
                      "[--rcpt ADDR] [--json]\n"
                      "       portcullis spf --ip ADDR --sender ADDR [--helo NAME] [--json]\n"
-                     "       portcullis rules [--json | --replies]\n\n"
+                     "       portcullis rules [--json | --replies]\n"
+                     "       portcullis db list|show|allow|delete|unblock|stats ... [--json]\n\n"
                   << generic << "\n"
                   << overrides;
         return 0;
@@ -115,6 +117,8 @@ int main(int argc, char **argv) {
             return portcullis::spf_command(argc - 1, argv + 1);
         if (argc > 1 && std::strcmp(argv[1], "rules") == 0)
             return portcullis::rules_command(argc - 1, argv + 1);
+        if (argc > 1 && std::strcmp(argv[1], "db") == 0)
+            return portcullis::db_command(argc - 1, argv + 1);
         return portcullis::main_command(argc, argv);
     } catch (const std::exception &error) {
         std::cerr << "portcullis: " << error.what() << "\n";

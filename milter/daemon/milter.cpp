@@ -102,7 +102,8 @@ bool set_reply(SMFICTX *ctx, const Reply &reply) {
     return result == MI_SUCCESS;
 }
 
-// HELO and MAIL refuse only beyond the session's budget.
+// HELO, MAIL and unknown commands refuse beyond the session's budget or
+// for a block of the abuse counters.
 sfsistat answer_command(SMFICTX *ctx, const CommandAnswer &answer) {
     if (answer.verdict != Verdict::tempfail)
         return SMFIS_CONTINUE;
@@ -146,15 +147,23 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
     // Adding headers (Received-SPF) is all we change in a message.
     *actions_out = actions & SMFIF_ADDHDRS;
     // Skip what we never look at, when the MTA can leave it out.
-    unsigned long skip = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
+    unsigned long skip = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY;
     if (!listening_on_tcp())
         skip |= SMFIP_NODATA;
+    // The abuse counters see the recipients the MTA refused itself
+    // ({rcpt_mailer} = error) and the commands it did not know.
+    const auto runtime = current_runtime();
+    const bool counting = runtime && runtime->store;
+    if (!counting || !runtime->config->limits.unknown_commands)
+        skip |= SMFIP_NOUNKNOWN;
     *steps_out = steps & skip;
+    if (counting && runtime->config->limits.rejected_recipients)
+        *steps_out |= steps & SMFIP_RCPT_REJ;
     attach_connection(ctx);
     smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char *>("j {daemon_addr} _"));
     smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char *>("j"));
     smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char *>("i {auth_authen}"));
-    smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char *>("i"));
+    smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char *>("i {rcpt_mailer}"));
     return SMFIS_CONTINUE;
 }
 
@@ -197,7 +206,8 @@ sfsistat on_recipient(SMFICTX *ctx, char **argv) {
         if (!session)
             return SMFIS_CONTINUE;
         session->set_queue_id(macro(ctx, "i"));
-        const auto answer = session->recipient(strip_brackets(argv ? argv[0] : nullptr));
+        const auto answer = session->recipient(strip_brackets(argv ? argv[0] : nullptr),
+                                               macro(ctx, "{rcpt_mailer}") == "error");
         if (answer.verdict == Verdict::reject || answer.verdict == Verdict::tempfail) {
             // A reply libmilter refuses would leave the MTA's generic text;
             // the verdict still stands.
@@ -225,13 +235,30 @@ sfsistat on_end_of_message(SMFICTX *ctx) {
 sfsistat on_abort(SMFICTX *ctx) {
     return guarded(ctx, "abort", [&] {
         if (auto *session = session_of(ctx))
-            session->reset_transaction();
+            session->abort_transaction();
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_unknown(SMFICTX *ctx, const char *) {
+    return guarded(ctx, "unknown", [&] {
+        if (auto *session = session_of(ctx))
+            return answer_command(ctx, session->unknown_command());
         return SMFIS_CONTINUE;
     });
 }
 
 sfsistat on_close(SMFICTX *ctx) {
     // May run without a connect; the only place a connection is destroyed.
+    if (auto *session = session_of(ctx)) {
+        try {
+            session->close();
+        } catch (const std::exception &error) {
+            log_error(std::string("internal error at close: ") + error.what());
+        } catch (...) {
+            log_error("internal error at close");
+        }
+    }
     delete connection_of(ctx);
     smfi_setpriv(ctx, nullptr);
     return SMFIS_CONTINUE;
@@ -254,6 +281,7 @@ smfiDesc milter_description() {
     description.xxfi_envrcpt = on_recipient;
     description.xxfi_eom = on_end_of_message;
     description.xxfi_abort = on_abort;
+    description.xxfi_unknown = on_unknown;
     description.xxfi_close = on_close;
     description.xxfi_negotiate = on_negotiate;
     return description;

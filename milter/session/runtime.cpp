@@ -2,6 +2,8 @@
 
 #include "shared_answers.hpp"
 
+#include "memory/open_store.hpp"
+
 #include <mutex>
 #include <stdexcept>
 
@@ -19,6 +21,8 @@ Runtime Runtime::load(Config config, std::vector<ConfigError> &errors) {
     for (auto &problem : problems)
         errors.push_back(config.error("replies-file", config.replies_file, std::move(problem)));
     runtime.check_data = CheckDataSet::load(config, errors);
+    if (auto problem = memory::store_options_problem(config); !problem.empty())
+        errors.push_back(config.error("state.redis", config.state.redis, std::move(problem)));
     runtime.config = std::make_shared<const Config>(std::move(config));
     return runtime;
 }
@@ -39,6 +43,13 @@ std::shared_ptr<const Runtime> Runtime::build(Config config, std::vector<ConfigE
     if (errors.size() != before)
         return nullptr;
     return start(std::move(loaded), std::move(resolver));
+}
+
+std::shared_ptr<const Runtime> with_store(const std::shared_ptr<const Runtime> &runtime,
+                                          std::shared_ptr<state::Store> store) {
+    auto copy = std::make_shared<Runtime>(*runtime);
+    copy->store = std::move(store);
+    return copy;
 }
 
 std::shared_ptr<const Runtime> current_runtime() {

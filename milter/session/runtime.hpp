@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/dns.hpp"
 #include "core/replies.hpp"
+#include "state/store.hpp"
 
 #include <memory>
 #include <string>
@@ -23,6 +24,13 @@ struct Runtime {
     ReplyBook replies;
     CheckDataSet check_data;
     std::shared_ptr<Resolver> resolver;
+    // The state store greylisting and the abuse counters use; null: they
+    // are off (`portcullis -n`, tests of other things). The daemon opens
+    // it once and hands it to every runtime it builds (with_store()).
+    std::shared_ptr<state::Store> store;
+    // The clock the store's entries are written and read with; null: the
+    // system clock (tests set their own).
+    state::Time (*clock)() = nullptr;
 
     // The load steps of this layer: the files the config names (the
     // reply templates, each check's data), every problem in `errors`,
@@ -36,6 +44,10 @@ struct Runtime {
     static std::shared_ptr<const Runtime> build(Config config, std::vector<ConfigError> &errors,
                                                 std::shared_ptr<Resolver> resolver);
 };
+
+// `runtime` with `store` attached.
+std::shared_ptr<const Runtime> with_store(const std::shared_ptr<const Runtime> &runtime,
+                                          std::shared_ptr<state::Store> store);
 
 // The runtime new sessions start with; swapped on reload.
 std::shared_ptr<const Runtime> current_runtime();

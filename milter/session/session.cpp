@@ -97,6 +97,7 @@ void Session::connect(std::optional<IpAddress> client, std::string client_name,
     if (daemon_address)
         facts_.own_addresses.push_back(daemon_address->unmapped());
     identity_.update(facts_);
+    memory_connect();
     if (!is_trusted()) {
         // Asked once for every check that reads them, and allow.hostname.
         if (identity_.address && (needs_client_names() || !config().allow_hostnames.empty()))
@@ -111,7 +112,11 @@ CommandAnswer Session::helo(std::string name) {
     facts_.helo = std::move(name);
     ++facts_.helo_count;
     identity_.update(facts_);
+    abort_pending_ = false; // the MTA's abort was this HELO's, not an RSET
+    end_transaction();
     reset_transaction();
+    if (auto blocked = blocked_command(Stage::helo))
+        return *blocked;
     const bool refused = over_budget(Stage::helo);
     if (!refused && !is_trusted())
         prefetch(Stage::helo);
@@ -120,12 +125,22 @@ CommandAnswer Session::helo(std::string name) {
 }
 
 CommandAnswer Session::mail(std::string sender, std::string auth_user) {
+    if (auto blocked = blocked_command(Stage::mail))
+        return *blocked;
+    if (abort_pending_) {
+        abort_pending_ = false;
+        count(memory::Counter::rsets, Stage::mail);
+    }
+    end_transaction();
     reset_transaction();
     facts_.sender = std::move(sender);
     facts_.sender_seen = true;
     facts_.auth_user = std::move(auth_user);
     identity_.update(facts_);
     ++transactions_;
+    transaction_open_ = true;
+    if (auto blocked = blocked_command(Stage::mail))
+        return *blocked;
     const bool refused = over_budget(Stage::mail);
     if (!refused && !is_trusted()) {
         // What the MAIL checks start belongs to this transaction; what
@@ -139,6 +154,8 @@ CommandAnswer Session::mail(std::string sender, std::string auth_user) {
 }
 
 void Session::reset_transaction() {
+    transaction_open_ = false;
+    transaction_recipients_ = 0;
     evaluation_.reset();
     notes_->forget_transaction();
     queue_id_.clear();
@@ -258,8 +275,22 @@ Reply Session::render(const Decision &decision, const std::string &recipient) co
     return render_reply(runtime_->replies.find(decision.reply_id), decision.verdict, vars);
 }
 
-RecipientAnswer Session::recipient(const std::string &address) {
+RecipientAnswer Session::recipient(const std::string &address, bool mta_rejected) {
     ++recipients_;
+    ++transaction_recipients_;
+    // The MTA answers a recipient it refused itself, whatever we say: a
+    // blocked session is not logged again for it.
+    if (mta_rejected && block_ && block_enforced_)
+        return {};
+    if (auto blocked = blocked_recipient(address))
+        return *blocked;
+    if (mta_rejected) {
+        // The MTA answers it; a block it brings about answers the next command.
+        count(memory::Counter::rejected_recipients, Stage::rcpt, address);
+        if (auto blocked = blocked_recipient(address))
+            return *blocked;
+        return {};
+    }
     if (over_budget(Stage::rcpt, address))
         return refused_recipient(address);
     const auto &evaluation = evaluate();
@@ -278,8 +309,35 @@ RecipientAnswer Session::recipient(const std::string &address) {
         if (!answer.exempt && !answer.dry_run)
             answer.verdict = decision.verdict;
     }
+    greylist(answer, address);
     log_decision(answer, address);
+    count_refusal(answer, address);
+    if (auto blocked = blocked_recipient(address))
+        return *blocked;
     return answer;
+}
+
+CommandAnswer Session::unknown_command() {
+    if (auto blocked = blocked_command(Stage::connect))
+        return *blocked;
+    count(memory::Counter::unknown_commands, Stage::connect);
+    if (auto blocked = blocked_command(Stage::connect))
+        return *blocked;
+    return {};
+}
+
+void Session::abort_transaction() {
+    abort_pending_ = transaction_open_;
+    // Counted when the client goes on (MAIL: an RSET) or leaves.
+    const bool open = transaction_open_;
+    const unsigned recipients = transaction_recipients_;
+    reset_transaction();
+    transaction_open_ = open;
+    transaction_recipients_ = recipients;
+}
+
+void Session::close() {
+    end_transaction();
 }
 
 void Session::log_decision(const RecipientAnswer &answer, const std::string &recipient) const {
@@ -292,10 +350,10 @@ void Session::log_decision(const RecipientAnswer &answer, const std::string &rec
     const bool refused =
         answer.policy_verdict == Verdict::reject || answer.policy_verdict == Verdict::tempfail;
     if (refused) {
-        line += " stage=" + std::string(to_string(evaluation.decision.stage)) +
-                " rule=" + answer.rule +
-                " action=" + std::string(to_string(answer.policy_verdict)) + " code=\"" +
-                answer.reply.code + " " + answer.reply.status + "\"";
+        line +=
+            " stage=" + std::string(to_string(answer.stage.value_or(evaluation.decision.stage))) +
+            " rule=" + answer.rule + " action=" + std::string(to_string(answer.policy_verdict)) +
+            " code=\"" + answer.reply.code + " " + answer.reply.status + "\"";
         if (answer.exempt)
             line += " exempt=yes";
         if (answer.dry_run)
@@ -306,6 +364,7 @@ void Session::log_decision(const RecipientAnswer &answer, const std::string &rec
         if (!evaluation.skip_reason.empty())
             line += " skipped=\"" + log_quoted(evaluation.skip_reason) + "\"";
     }
+    line += answer.log_fields;
     for (const auto *logged : evaluation.decision.logged)
         line += " log=" + logged->rule;
     log_message(refused && !answer.exempt && !answer.dry_run ? LOG_NOTICE : LOG_INFO, line);

@@ -17,6 +17,7 @@
 #include "checks/check.hpp"
 #include "core/policy.hpp"
 #include "core/replies.hpp"
+#include "memory/keys.hpp"
 #include "runtime.hpp"
 
 #include <memory>
@@ -52,6 +53,10 @@ struct RecipientAnswer {
     std::string rule;                            // the deciding rule
     bool exempt = false;
     bool dry_run = false;
+    // Set when greylisting or a block answered rather than the checks:
+    // the stage for the log line, and more fields for it (" greylist=...").
+    std::optional<Stage> stage;
+    std::string log_fields;
 };
 
 class Session {
@@ -64,9 +69,19 @@ class Session {
                  std::optional<IpAddress> daemon_address);
     CommandAnswer helo(std::string name);
     CommandAnswer mail(std::string sender, std::string auth_user);
-    RecipientAnswer recipient(const std::string &address);
-    // RSET, a new HELO, or the end of a message: forget the transaction.
+    // `mta_rejected`: the MTA refused the recipient itself ({rcpt_mailer}
+    // is error, with SMFIP_RCPT_REJ); it is only counted.
+    RecipientAnswer recipient(const std::string &address, bool mta_rejected = false);
+    // An SMTP command the MTA did not know (xxfi_unknown): counted.
+    CommandAnswer unknown_command();
+    // The end of a message: forget the transaction.
     void reset_transaction();
+    // The MTA aborted the transaction (RSET, a new HELO, a lost client):
+    // forgotten, and counted as an RSET if the client goes on with MAIL.
+    void abort_transaction();
+    // The MTA connection ends: a transaction left without a recipient is
+    // counted.
+    void close();
     void set_queue_id(std::string queue_id) { queue_id_ = std::move(queue_id); }
 
     // Waits for lookups and evaluates every stage seen so far (cached per
@@ -119,6 +134,33 @@ class Session {
     std::uint64_t recipients_ = 0;
     std::optional<CheckResult> over_budget_; // rule session-budget, once beyond
     Stage over_budget_stage_ = Stage::helo;
+
+    // Memory across sessions (session/memory.cpp): the abuse counters'
+    // block and greylisting, over runtime_->store.
+    state::Time now() const;
+    bool remembers() const; // a store, an IP client, not trusted, not allowlisted
+    void memory_connect();
+    // The answer of a blocked session to any command, and its log line.
+    std::optional<CommandAnswer> blocked_command(Stage stage);
+    std::optional<RecipientAnswer> blocked_recipient(const std::string &recipient);
+    Decision block_decision() const;
+    void log_block(Stage stage, const std::string &recipient, const std::string &why) const;
+    // Counts one event; when it passes its limit, the session is blocked.
+    void count(memory::Counter counter, Stage stage, const std::string &recipient = "");
+    void count_refusal(const RecipientAnswer &answer, const std::string &recipient);
+    void end_transaction();
+    void greylist(RecipientAnswer &answer, const std::string &recipient);
+    std::string greylist_trigger();
+    std::string greylist_origin();
+    void store_failed(std::string_view feature, const state::Outcome &outcome);
+
+    bool allowlisted_ = false;
+    bool store_down_ = false; // one failure: no more calls this session
+    std::optional<CheckResult> block_;
+    bool block_enforced_ = false;
+    bool transaction_open_ = false;
+    unsigned transaction_recipients_ = 0;
+    bool abort_pending_ = false;
 };
 
 // A new session id: short, unique within this process's lifetime.

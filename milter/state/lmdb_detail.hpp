@@ -1,7 +1,8 @@
 // What the LMDB store's source files share: times as milliseconds, the
 // value layout (an 8-byte big-endian expiry, then the value), RAII for
-// transactions and cursors, and LMDB errors as outcomes. Internal to
-// milter/state; users include lmdb_store.hpp.
+// transactions and cursors, a write transaction's begin, commit or abort
+// in one place, and LMDB errors as outcomes. Internal to milter/state;
+// users include lmdb_store.hpp.
 #pragma once
 
 #include "state/store.hpp"
@@ -81,6 +82,10 @@ class Transaction {
     }
     int begin(MDB_env *env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
     int commit() { return mdb_txn_commit(std::exchange(txn_, nullptr)); }
+    void abort() {
+        if (txn_)
+            mdb_txn_abort(std::exchange(txn_, nullptr));
+    }
     MDB_txn *get() const { return txn_; }
 
   private:
@@ -116,6 +121,20 @@ inline Outcome failure(MDB_env *env, int rc, std::string_view doing) {
                                    " bytes is full (raise the map size or erase entries)");
     }
     return Outcome::failed(Outcome::Status::error, std::string(doing) + ": " + mdb_strerror(rc));
+}
+
+// A write transaction of `env` around `work(txn)`, which returns an LMDB
+// code: 0 commits; any other aborts, and the outcome is the failure of
+// `doing`. Work that finds nothing to change calls txn.abort() and returns
+// 0: nothing is committed, and the outcome is ok.
+template <class Work> Outcome write_transaction(MDB_env *env, std::string_view doing, Work &&work) {
+    Transaction txn;
+    int rc = txn.begin(env, 0);
+    if (rc == 0)
+        rc = work(txn);
+    if (rc == 0 && txn.get())
+        rc = txn.commit();
+    return rc == 0 ? Outcome{} : failure(env, rc, doing);
 }
 
 template <class Body> Outcome guarded(Body &&body) {

@@ -269,13 +269,10 @@ Outcome LmdbStore::put(std::string_view key, std::string_view value, Time expire
     if (Outcome refusal = refused(key, value); !refusal.ok())
         return refusal;
     return guarded([&]() -> Outcome {
-        Transaction txn;
-        int rc = txn.begin(env_, 0);
-        if (rc == 0)
-            rc = write_entry(txn.get(), dbi_, page_limit_, key, value, to_ms(expires), to_ms(now));
-        if (rc == 0)
-            rc = txn.commit();
-        return rc == 0 ? Outcome{} : failure(env_, rc, "put");
+        return write_transaction(env_, "put", [&](Transaction &txn) {
+            return write_entry(txn.get(), dbi_, page_limit_, key, value, to_ms(expires),
+                               to_ms(now));
+        });
     });
 }
 
@@ -296,17 +293,15 @@ Outcome LmdbStore::put_if_absent(std::string_view key, std::string_view value, T
         }
         if (rc != 0 || existing)
             return rc == 0 ? Outcome{} : failure(env_, rc, "put_if_absent");
-        Transaction txn;
-        rc = txn.begin(env_, 0);
-        if (rc == 0)
-            rc = read_live(txn.get(), dbi_, key, now_ms, existing);
-        if (rc == 0 && existing)
-            return {};
-        if (rc == 0)
-            rc = write_entry(txn.get(), dbi_, page_limit_, key, value, to_ms(expires), now_ms);
-        if (rc == 0)
-            rc = txn.commit();
-        return rc == 0 ? Outcome{} : failure(env_, rc, "put_if_absent");
+        return write_transaction(env_, "put_if_absent", [&](Transaction &txn) {
+            if (int read = read_live(txn.get(), dbi_, key, now_ms, existing); read != 0)
+                return read;
+            if (existing) {
+                txn.abort();
+                return 0;
+            }
+            return write_entry(txn.get(), dbi_, page_limit_, key, value, to_ms(expires), now_ms);
+        });
     });
 }
 
@@ -314,16 +309,13 @@ Outcome LmdbStore::erase(std::string_view key) {
     if (Outcome refusal = refused_key(key); !refusal.ok())
         return refusal;
     return guarded([&]() -> Outcome {
-        Transaction txn;
-        int rc = txn.begin(env_, 0);
-        MDB_val k = as_val(key);
-        if (rc == 0)
-            rc = mdb_del(txn.get(), dbi_, &k, nullptr);
-        if (rc == MDB_NOTFOUND)
-            return {};
-        if (rc == 0)
-            rc = txn.commit();
-        return rc == 0 ? Outcome{} : failure(env_, rc, "erase");
+        return write_transaction(env_, "erase", [&](Transaction &txn) {
+            MDB_val k = as_val(key);
+            const int rc = mdb_del(txn.get(), dbi_, &k, nullptr);
+            if (rc == MDB_NOTFOUND)
+                txn.abort();
+            return rc == MDB_NOTFOUND ? 0 : rc;
+        });
     });
 }
 
@@ -334,30 +326,40 @@ Outcome LmdbStore::count_event(std::string_view key, Time now, milliseconds wind
         return refusal;
     return guarded([&]() -> Outcome {
         const std::int64_t now_ms = to_ms(now);
-        Transaction txn;
-        std::optional<Entry> entry;
-        int rc = txn.begin(env_, count ? 0 : MDB_RDONLY);
-        if (rc == 0)
-            rc = read_live(txn.get(), dbi_, key, now_ms, entry);
-        if (rc != 0)
-            return failure(env_, rc, "count_event");
-        std::vector<std::int64_t> times = parse_events(entry ? entry->value : std::string());
-        // The window is (now - window, now]: an event exactly `window` old is gone.
-        const std::int64_t oldest_kept = add_ms(now_ms, -window.count());
-        times.erase(times.begin(), std::upper_bound(times.begin(), times.end(), oldest_kept));
-        if (count) {
+        std::vector<std::int64_t> times;
+        // The events in the window (now - window, now]: an event exactly
+        // `window` old is gone.
+        const auto read_window = [&](MDB_txn *txn) {
+            std::optional<Entry> entry;
+            if (int rc = read_live(txn, dbi_, key, now_ms, entry); rc != 0)
+                return rc;
+            times = parse_events(entry ? entry->value : std::string());
+            const std::int64_t oldest_kept = add_ms(now_ms, -window.count());
+            times.erase(times.begin(), std::upper_bound(times.begin(), times.end(), oldest_kept));
+            return 0;
+        };
+        if (!count) {
+            Transaction txn;
+            int rc = txn.begin(env_, MDB_RDONLY);
+            if (rc == 0)
+                rc = read_window(txn.get());
+            if (rc != 0)
+                return failure(env_, rc, "count_event");
+            events = times.size();
+            return {};
+        }
+        Outcome counted = write_transaction(env_, "count_event", [&](Transaction &txn) {
+            if (int rc = read_window(txn.get()); rc != 0)
+                return rc;
             times.insert(std::upper_bound(times.begin(), times.end(), now_ms), now_ms);
             if (times.size() > max_counted_events)
                 times.erase(times.begin(), times.end() - max_counted_events);
-            rc = write_entry(txn.get(), dbi_, page_limit_, key, format_events(times),
-                             add_ms(now_ms, keep.count()), now_ms);
-            if (rc == 0)
-                rc = txn.commit();
-            if (rc != 0)
-                return failure(env_, rc, "count_event");
-        }
-        events = times.size();
-        return {};
+            return write_entry(txn.get(), dbi_, page_limit_, key, format_events(times),
+                               add_ms(now_ms, keep.count()), now_ms);
+        });
+        if (counted.ok())
+            events = times.size();
+        return counted;
     });
 }
 

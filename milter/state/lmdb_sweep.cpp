@@ -82,33 +82,31 @@ Outcome LmdbStore::sweep_batch(Time now, std::size_t most, std::string &resume, 
         done = at_end;
         return {};
     }
-    Transaction txn;
-    int rc = txn.begin(env_, 0);
     std::uint64_t expired = 0;
     std::vector<std::string> corrupt;
-    for (const std::string &name : doomed) {
-        if (rc != 0)
-            break;
-        MDB_val key = as_val(name);
-        MDB_val data{};
-        rc = mdb_get(txn.get(), dbi_, &key, &data);
-        if (rc == MDB_NOTFOUND) {
-            rc = 0;
-            continue;
+    Outcome erased = write_transaction(env_, "sweep", [&](Transaction &txn) {
+        for (const std::string &name : doomed) {
+            MDB_val key = as_val(name);
+            MDB_val data{};
+            const int rc = mdb_get(txn.get(), dbi_, &key, &data);
+            if (rc == MDB_NOTFOUND)
+                continue;
+            if (rc != 0)
+                return rc;
+            const auto stored = decode(data);
+            if (stored && stored->live(now_ms)) // renewed since it was found
+                continue;
+            if (!stored)
+                corrupt.push_back(printable(name) + " (a value of " + std::to_string(data.mv_size) +
+                                  " bytes)");
+            if (int deleted = mdb_del(txn.get(), dbi_, &key, nullptr); deleted != 0)
+                return deleted;
+            expired += stored ? 1 : 0;
         }
-        auto stored = rc == 0 ? decode(data) : std::nullopt;
-        if (rc != 0 || (stored && stored->live(now_ms))) // renewed since it was found
-            continue;
-        if (!stored)
-            corrupt.push_back(printable(name) + " (a value of " + std::to_string(data.mv_size) +
-                              " bytes)");
-        rc = mdb_del(txn.get(), dbi_, &key, nullptr);
-        expired += stored ? 1 : 0;
-    }
-    if (rc == 0)
-        rc = txn.commit();
-    if (rc != 0)
-        return failure(env_, rc, "sweep");
+        return 0;
+    });
+    if (!erased.ok())
+        return erased;
     resume = std::move(next);
     done = at_end;
     expired_ += expired;

@@ -65,7 +65,8 @@ return {}
 )lua";
 
     // ARGV: now, window, expires (now + keep), ttl, count ("1" or "0"), the
-    // most events kept. Answers how many events lie in [now - window, ...).
+    // most events kept. Answers how many events lie in (now - window, ...):
+    // an event exactly `window` old is gone, as in the LMDB store.
     // Writes only when counting; events stay sorted, the oldest dropped
     // first, and an event from a host whose clock lags does not shorten
     // the entry.
@@ -73,14 +74,14 @@ return {}
 local v, e, corrupt = read_entry(KEYS[1])
 if corrupt then return redis.error_reply(corrupt) end
 local now = tonumber(ARGV[1])
-local since = now - tonumber(ARGV[2])
+local oldest_kept = now - tonumber(ARGV[2])
 local events = {}
 if v and tonumber(e) > now and v ~= '' then
   for item in string.gmatch(v .. ',', '([^,]*),') do
     if #item > 16 or not string.match(item, '^%-?%d+$') then
       return redis.error_reply('CORRUPT ' .. KEYS[1] .. ' does not hold event times')
     end
-    if tonumber(item) >= since then events[#events + 1] = item end
+    if tonumber(item) > oldest_kept then events[#events + 1] = item end
   end
 end
 if ARGV[5] == '1' then

@@ -70,9 +70,10 @@ class Store {
                                   Time now, std::optional<Entry> &existing) = 0;
     virtual Outcome erase(std::string_view key) = 0;
     // A sliding-window counter: records one event at `now` (unless `count`
-    // is false, which only reads), drops events older than now - window,
-    // keeps the entry for `keep`, and returns in `events` how many remain.
-    // At most 1,000 events are kept per key; older ones go first.
+    // is false, which only reads), keeps the entry for `keep`, and returns
+    // in `events` how many events lie in the window (now - window, now]:
+    // an event exactly `window` old no longer counts. At most 1,000 events
+    // are kept per key; older ones go first.
     virtual Outcome count_event(std::string_view key, Time now, std::chrono::milliseconds window,
                                 std::chrono::milliseconds keep, bool count,
                                 std::uint64_t &events) = 0;

@@ -783,4 +783,6 @@ run_all_cases() {
     run_case privileges-dropped case_privileges_dropped
     run_case sigterm-exits case_sigterm_exits
     run_daemon_cases
+    run_memory_cases
+    run_memory_fault_cases
 }

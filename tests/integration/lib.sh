@@ -67,20 +67,24 @@ for port in map(int, sys.argv[1:]):
 EOF
 }
 
-# Six consecutive free ports: SMTP, nsd, a DNS black hole, a closed port,
+# Eight consecutive free ports: SMTP, nsd, a DNS black hole, a closed port,
 # the nsd serving RFC 7208 suite scenarios and the relay in front of it
-# that keeps silent for the scenario's TIMEOUT names (spf_cases.sh).
+# that keeps silent for the scenario's TIMEOUT names (spf_cases.sh), the
+# redis-server of the memory cases and a second Postfix smtpd, which
+# hands its sessions to a second milter (memory_cases.sh).
 pick_ports() {
     local base _
     for _ in $(seq 1 50); do
         base=${PORTCULLIS_IT_PORT_BASE:-$((20000 + (RANDOM % 3000) * 10))}
-        if ports_free "$base" $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)) $((base + 5)); then
+        if ports_free $(seq "$base" $((base + 7))); then
             SMTP_PORT=$base
             DNS_PORT=$((base + 1))
             BLACKHOLE_PORT=$((base + 2))
             CLOSED_PORT=$((base + 3))
             SUITE_DNS_PORT=$((base + 4))
             SUITE_RELAY_PORT=$((base + 5))
+            REDIS_PORT=$((base + 6))
+            SMTP_B_PORT=$((base + 7))
             return 0
         fi
         [ -n "${PORTCULLIS_IT_PORT_BASE:-}" ] && break
@@ -120,7 +124,7 @@ stop_pid() {
 
 # --- nsd ---------------------------------------------------------------
 
-ZONES="test bl.test 2.0.192.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa"
+ZONES="test bl.test 2.0.192.in-addr.arpa 100.51.198.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa"
 NSD_PID=""
 
 write_nsd_config() {
@@ -253,10 +257,32 @@ start_blackhole() {
 }
 stop_blackhole() { stop_pid "$BLACKHOLE_PID" 5; BLACKHOLE_PID=""; }
 
+# --- Redis -------------------------------------------------------------
+
+# The memory cases' redis-server on REDIS_PORT: no persistence, its
+# directory under $WORK. Started by the first case that needs it.
+REDIS_PID=""
+redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+redis_answering() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
+
+start_redis() {
+    local dir=$WORK/redis
+    if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then return 0; fi
+    mkdir -p "$dir"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --dir "$dir" --daemonize no --logfile "$dir/redis.log" >"$dir/redis.out" 2>&1 &
+    REDIS_PID=$!
+    wait_until 10 redis_answering
+}
+stop_redis() { stop_pid "$REDIS_PID" 5; REDIS_PID=""; }
+
 # --- Postfix -----------------------------------------------------------
 
 POSTFIX_CONF=""
 MILTER_SOCKET=""
+# The milter of the second smtpd (SMTP_B_PORT): memory_cases.sh starts
+# one there for the cases of two instances sharing one store.
+MILTER_SOCKET_B=""
 
 write_postfix_config() {
     local dir=$WORK/postfix
@@ -292,26 +318,40 @@ milter_command_timeout = 30s
 smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
 lmtp_dns_support_level = disabled
-# Every recipient at dest.test lands in one mbox file under the temp dir.
-local_recipient_maps =
+# Every recipient at dest.test lands in one mbox file under the temp dir,
+# except local parts starting with "unknown": Postfix refuses those
+# ("User unknown in local recipient table"), for the abuse counters.
+local_recipient_maps = regexp:$POSTFIX_CONF/local_recipients
 alias_maps =
 alias_database =
 local_transport = virtual
 virtual_mailbox_base = $dir/mail
 virtual_mailbox_maps = static:sink
+# Its default, \$virtual_mailbox_maps, is static: every domain would be a
+# virtual mailbox domain, and Postfix would take mail for outside domains.
+virtual_mailbox_domains =
 virtual_uid_maps = static:$(id -u postfix)
 virtual_gid_maps = static:$(id -g postfix)
 default_transport = error:no relaying from the test instance
 relay_transport = error:no relaying from the test instance
+# Postfix's own error limits (10 errors before sleeping 1 s per error, 20
+# before disconnecting) would cut the session of the abuse counter cases,
+# which have Postfix refuse 25 recipients, before portcullis's limit.
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 100
+smtpd_hard_error_limit = 100
 maillog_file = $dir/maillog
 maillog_file_prefixes = $dir
 biff = no
 readme_directory = no
 html_directory = no
 EOF
+    printf '%s\n' '!/^unknown/ ok' >"$POSTFIX_CONF/local_recipients"
     # chroot "n" everywhere: a chrooted smtpd would not see the milter socket.
+    # The second smtpd hands its sessions to the milter on MILTER_SOCKET_B.
     cat >"$POSTFIX_CONF/master.cf" <<EOF
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+127.0.0.1:$SMTP_B_PORT inet n - n - - smtpd -o smtpd_milters=unix:$MILTER_SOCKET_B
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -401,9 +441,32 @@ forward-zone:
 EOF
 }
 
+# state_path_of CONFIG: the LMDB directory of a configuration file, one
+# per file under $WORK/state.
+state_path_of() {
+    local relative=${1#"$WORK"/}
+    echo "$WORK/state/${relative//\//+}"
+}
+
+# fresh_state CONFIG: removes the LMDB directory CONFIG names (when under
+# $WORK/state), so that a milter starts without memory of earlier cases.
+fresh_state() {
+    local path
+    path=$(sed -n 's/^state\.path = //p' "$1" | head -n 1)
+    case $path in
+    "$WORK"/state/?*) rm -rf "$path" ;;
+    esac
+}
+
 # write_milter_config FILE SOCKET [MODE [DNS_PORT [UNBOUND_CONFIG]]]
 # The milter keeps root (user = root): its files live under $WORK, and a
 # reload reads them again. The privileges cases set a user of their own.
+# Memory across sessions is off: greylisting (greylist.mode = suspicious
+# by default) would answer 451 to the cases' first tries, and the abuse
+# counters (limits.*) would block a client whose refusals several cases
+# provoke. The state store (which the daemon always opens) is an LMDB
+# directory of the file's own (state_path_of); start_milter empties it.
+# memory_cases.sh turns greylisting and the counters on.
 write_milter_config() {
     local file=$1 socket=$2 mode=${3:-enforce} port=${4:-$DNS_PORT}
     local unbound_config=${5:-$WORK/unbound.conf}
@@ -413,6 +476,14 @@ socket = unix:$socket
 mode = $mode
 pid-file = $file.pid
 user = root
+state.backend = lmdb
+state.path = $(state_path_of "$file")
+greylist.mode = off
+limits.rejected-recipients = 0
+limits.rsets = 0
+limits.empty-transactions = 0
+limits.unknown-commands = 0
+limits.errors = 0
 trusted-networks = 127.0.0.0/8 ::1/128 192.0.2.99/32
 exempt-recipients = postmaster@* abuse@*
 own-hostnames = mx.dest.test
@@ -450,6 +521,7 @@ start_milter() {
     MILTER_STARTS=$((MILTER_STARTS + 1))
     MILTER_LOG=$WORK/milter-$MILTER_STARTS.log
     rm -f "$socket"
+    fresh_state "$config"
     "$MILTER_BIN" -f -c "$config" >"$MILTER_LOG" 2>&1 &
     MILTER_PID=$!
     for i in $(seq 1 100); do
@@ -500,13 +572,14 @@ milter_alive() {
 # One swaks session presenting the client ADDR/NAME via XCLIENT (NAME may
 # carry more XCLIENT attributes: "[UNAVAILABLE] LOGIN=alice"). It quits
 # after RCPT unless SMTP_QUIT_AFTER says otherwise (empty: whole message).
+# It talks to the smtpd on SMTP_SERVER_PORT if set (default SMTP_PORT).
 # The transcript goes to $WORK/transcripts/OUT_NAME.
 smtp() {
     local out=$WORK/transcripts/$1 addr=$2 name=$3 helo=$4 from=$5 to=$6
     local quit=${SMTP_QUIT_AFTER-RCPT}
     shift 6
     LAST_TRANSCRIPT=$out
-    swaks --server "127.0.0.1:$SMTP_PORT" --timeout 60 \
+    swaks --server "127.0.0.1:${SMTP_SERVER_PORT:-$SMTP_PORT}" --timeout 60 \
         --xclient "ADDR=$addr NAME=$name" \
         --helo "$helo" --from "$from" --to "$to" \
         ${quit:+--quit-after "$quit"} "$@" >"$out" 2>&1
@@ -546,7 +619,7 @@ expect_reply() {
     fi
     if ! [[ $last =~ ^${code}[\ -] ]] ||
         { [ -n "$status" ] && ! [[ $last =~ ^[0-9]{3}[\ -]$status( |$) ]]; } ||
-        { [ -n "$text" ] && ! printf '%s\n' "$reply" | grep -a -q -E -- "$text"; }; then
+        { [ -n "$text" ] && ! grep -a -q -E -- "$text" <<<"$reply"; }; then
         note "    expected '$cmd' -> $code ${status:-} ${text:+/$text/}, got:"
         printf '%s\n' "$reply" | sed 's/^/      /' >>"$CASE_NOTES"
         note_transcript "$file"
@@ -564,12 +637,13 @@ expect_log() {
     return 1
 }
 
-# Raw SMTP dialogue for what swaks cannot say (two EHLOs in one session).
+# Raw SMTP dialogue for what swaks cannot say (two EHLOs in one session),
+# with the smtpd on SMTP_SERVER_PORT if set (default SMTP_PORT).
 smtp_dialogue() {
     local out=$WORK/transcripts/$1
     shift
     LAST_TRANSCRIPT=$out
-    "$PYTHON" "$HERE/smtp_dialogue.py" 127.0.0.1 "$SMTP_PORT" "$@" >"$out" 2>&1
+    "$PYTHON" "$HERE/smtp_dialogue.py" 127.0.0.1 "${SMTP_SERVER_PORT:-$SMTP_PORT}" "$@" >"$out" 2>&1
     return 0
 }
 
@@ -579,9 +653,11 @@ setup_environment() {
     WORK=$(mktemp -d /tmp/portcullis-integration.XXXXXX) || return 1
     # Postfix daemons (user postfix) must traverse into the temp dir.
     chmod 0755 "$WORK"
-    mkdir -p "$WORK/notes" "$WORK/transcripts" "$WORK/milter"
+    mkdir -p "$WORK/notes" "$WORK/transcripts" "$WORK/milter" "$WORK/state"
     MILTER_SOCKET=$WORK/milter/portcullis.sock
-    chmod 0755 "$WORK/milter"
+    MILTER_SOCKET_B=$WORK/milter/portcullis-b.sock
+    # A milter that runs as another user opens its state.path in there.
+    chmod 0755 "$WORK/milter" "$WORK/state"
     pick_ports || return 1
     # A copy, so that a rebuild during the run does not pull the binary
     # from under the cases.
@@ -597,7 +673,9 @@ setup_environment() {
 cleanup() {
     stop_milter
     daemon_stop_all
+    memory_stop_all
     stop_postfix
+    stop_redis
     stop_blackhole
     stop_suite_relay
     stop_suite_nsd

@@ -6,12 +6,12 @@
 #   BUILD_DIR/milter/portcullis is the milter under test. CASE_REGEX, if
 #   given, runs only the cases whose names match (bash regex).
 # Environment: PORTCULLIS_IT_KEEP=1 keeps the temporary directory (configs,
-#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+5.
+#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+7.
 #
 # Needs root and the Debian packages postfix, swaks, miltertest, nsd,
-# dnsutils, python3-yaml. Everything runs on 127.0.0.1 under a temporary
-# directory and is stopped on exit; /etc/postfix and system services are
-# left alone.
+# dnsutils, python3-yaml, redis-server. Everything runs on 127.0.0.1
+# under a temporary directory and is stopped on exit; /etc/postfix and
+# system services are left alone.
 # Prints "PASS name" / "FAIL name" per case, then
 # "integration: N passed, M failed"; exits 1 if any case failed.
 
@@ -35,7 +35,8 @@ MILTER_BIN=$BUILD_DIR/milter/portcullis
 CASE_FILTER=${2:-}
 
 missing=""
-for tool in nsd nsd-checkconf nsd-checkzone postfix swaks miltertest dig python3 stdbuf; do
+for tool in nsd nsd-checkconf nsd-checkzone postfix swaks miltertest dig python3 stdbuf \
+    redis-server redis-cli; do
     PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
@@ -52,6 +53,10 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/spf_cases.sh"
 # shellcheck source=daemon_cases.sh
 . "$HERE/daemon_cases.sh"
+# shellcheck source=memory_cases.sh
+. "$HERE/memory_cases.sh"
+# shellcheck source=memory_fault_cases.sh
+. "$HERE/memory_fault_cases.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM

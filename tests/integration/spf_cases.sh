@@ -82,7 +82,7 @@ case_spf_pass_accepted_with_header() {
         note_file "$WORK/postfix/maillog"
         return 1
     fi
-    if ! printf '%s\n' "$headers" | grep -q '^Received-SPF: pass'; then
+    if ! grep -q '^Received-SPF: pass' <<<"$headers"; then
         note "    no header line starting 'Received-SPF: pass'; the delivered headers:"
         printf '%s\n' "$headers" | sed 's/^/      /' >>"$CASE_NOTES"
         return 1

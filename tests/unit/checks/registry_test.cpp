@@ -2,6 +2,7 @@
 // order, each declaring well-formed rules that no other check declares.
 // These hold for any check added later; nothing here lists the checks.
 #include "checks/check.hpp"
+#include "memory/store_failure.hpp"
 #include "core/policy.hpp"
 #include "core/replies.hpp"
 
@@ -42,6 +43,13 @@ TEST_CASE("the rule table is the checks' declarations, each id once") {
             CHECK(rule.stage == check->stage());
             ++declared;
         }
+    }
+    // Then the rules of greylisting and the abuse counters (milter/memory/).
+    for (const auto &rule : memory::memory_rules()) {
+        CAPTURE(rule.id);
+        CHECK(ids.insert(rule.id).second);
+        CHECK(find_rule(rule.id) == &rule_table()[declared]);
+        ++declared;
     }
     CHECK(rule_table().size() == declared);
 }

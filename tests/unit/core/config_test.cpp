@@ -256,7 +256,10 @@ TEST_CASE("durations and sizes") {
     CHECK(parse_duration("250ms") == std::chrono::milliseconds(250));
     CHECK(parse_duration("2m") == std::chrono::milliseconds(120000));
     CHECK(parse_duration("3") == std::chrono::milliseconds(3000));
-    CHECK_FALSE(parse_duration("5h"));
+    CHECK(parse_duration("12h") == std::chrono::milliseconds(12 * 3600000));
+    CHECK(parse_duration("36d") == std::chrono::milliseconds(36LL * 86400000));
+    CHECK_FALSE(parse_duration("5w"));
+    CHECK_FALSE(parse_duration("5 h"));
     CHECK_FALSE(parse_duration("-1s"));
     CHECK(parse_size("32m") == 32u << 20);
     CHECK(parse_size("1G") == 1u << 30);

@@ -54,7 +54,7 @@ inline std::unique_ptr<LmdbStore> open_store(const LmdbSettings &settings) {
 
 inline std::optional<std::string> value_of(Store &store, std::string_view key, Time now) {
     std::optional<Entry> entry;
-    const Outcome outcome = store.get(key, now, entry);
+    const state::Outcome outcome = store.get(key, now, entry);
     INFO(outcome.why);
     REQUIRE(outcome.ok());
     if (!entry)
@@ -65,7 +65,7 @@ inline std::optional<std::string> value_of(Store &store, std::string_view key, T
 inline std::vector<std::string> keys_listed(Store &store, std::string_view prefix, Time now,
                                             std::size_t limit) {
     std::vector<Entry> entries;
-    const Outcome outcome = store.list(prefix, now, limit, entries);
+    const state::Outcome outcome = store.list(prefix, now, limit, entries);
     INFO(outcome.why);
     REQUIRE(outcome.ok());
     std::vector<std::string> keys;

@@ -140,10 +140,10 @@ TEST_CASE("count_event counts in a sliding window, reads without counting, keeps
 
     CHECK(count(*store, "c", t0, true, 15s) == 1);
     CHECK(count(*store, "c", t0 + 10s, true, 15s) == 2);
-    CHECK(count(*store, "c", t0 + 20s, true, 15s) == 2);  // t0 has left the window
-    CHECK(count(*store, "c", t0 + 25s, false, 15s) == 2); // t0+10s is at its edge
-    CHECK(count(*store, "c", t0 + 26s, false, 15s) == 1);
-    CHECK(count(*store, "c", t0 + 26s, false, 15s) == 1); // reading did not count
+    CHECK(count(*store, "c", t0 + 20s, true, 15s) == 2);        // t0 has left the window
+    CHECK(count(*store, "c", t0 + 25s - 1ms, false, 15s) == 2); // t0+10s is just inside
+    CHECK(count(*store, "c", t0 + 25s, false, 15s) == 1);       // and at the edge, gone
+    CHECK(count(*store, "c", t0 + 25s, false, 15s) == 1);       // reading did not count
 
     // The entry lives `keep` past the last event; then counting starts over.
     CHECK(count(*store, "k", t0, true, 1h, 1min) == 1);
@@ -162,9 +162,9 @@ TEST_CASE("count_event counts in a sliding window, reads without counting, keeps
         count(*store, "many", t0 + std::chrono::milliseconds(i));
     CHECK(count(*store, "many", t0 + 1005ms, false) == max_counted_events);
     // The oldest five went: the 1000 kept (from t0 + 5 ms) are all still in
-    // the window at t0 + 1 h + 5 ms.
-    CHECK(count(*store, "many", t0 + 1h + 5ms, false) == max_counted_events);
-    CHECK(count(*store, "many", t0 + 1h + 6ms, false) == max_counted_events - 1);
+    // the window at t0 + 1 h + 4 ms, and the first leaves it 1 ms later.
+    CHECK(count(*store, "many", t0 + 1h + 4ms, false) == max_counted_events);
+    CHECK(count(*store, "many", t0 + 1h + 5ms, false) == max_counted_events - 1);
 
     // An event from a host whose clock lags still lands in order.
     CHECK(count(*store, "skew", t0 + 10s) == 1);
