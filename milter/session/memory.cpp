@@ -120,6 +120,12 @@ void Session::memory_connect() {
     block_->vars["limit_window"] = memory::duration_text(config().limits.window);
     block_->vars["block_until"] = memory::utc_text(block->until);
     block_enforced_ = acts(action) && !config().dry_run;
+    if (!block_enforced_) {
+        // Log-only (action log, or dry-run): said once, and the session
+        // goes on, counted as any other.
+        log_block(Stage::connect, "", block_->detail + "; not enforced");
+        block_.reset();
+    }
 }
 
 Decision Session::block_decision() const {

@@ -461,3 +461,26 @@ TEST_CASE("a block starts the count afresh: after it, one more refusal does not 
     CHECK(refuse("again", 2).verdict == Verdict::continue_); // 3 in the window: the limit
     CHECK(refuse("over", 1).rule == "too-many-rejected-recipients");
 }
+
+TEST_CASE("a stored block under action log or dry-run is logged once and not enforced") {
+    Memory memory;
+    REQUIRE(
+        memory.store->put("block:192.0.2.10", "too-many-rsets 51 4102444800000", t0 + 1h, t0).ok());
+    for (const auto &option : {std::pair<std::string, std::string>{"policy.too-many-rsets", "log"},
+                               {"mode", "dry-run"}}) {
+        LogCapture log;
+        auto runtime = memory.runtime({{"greylist.mode", "off"}, option});
+        Session session(runtime, "logged");
+        session.connect(IpAddress::parse("192.0.2.10"), "client", "mx.dest.example", std::nullopt);
+        CHECK(session.helo("mail.good.example").verdict == Verdict::continue_);
+        CHECK(session.mail("a@good.example", "").verdict == Verdict::continue_);
+        std::size_t lines = 0;
+        for (const auto &line : log.lines)
+            lines += line.find("rule=too-many-rsets action=log") != std::string::npos;
+        CHECK(lines == 1);
+    }
+    auto enforcing = memory.runtime({{"greylist.mode", "off"}});
+    Session session(enforcing, "enforced");
+    session.connect(IpAddress::parse("192.0.2.10"), "client", "mx.dest.example", std::nullopt);
+    CHECK(session.helo("mail.good.example").rule == "too-many-rsets");
+}
