@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/dns.hpp"
 #include "core/replies.hpp"
+#include "message/dkim_verifier.hpp"
 #include "state/store.hpp"
 
 #include <memory>
@@ -28,6 +29,9 @@ struct Runtime {
     // are off (`portcullis -n`, tests of other things). The daemon opens
     // it once and hands it to every runtime it builds (with_store()).
     std::shared_ptr<state::Store> store;
+    // libopendkim's library handle, with its DNS hooks on our lookups;
+    // null when dkim.verify is off.
+    std::shared_ptr<const message::DkimLibrary> dkim;
     // The clock the store's entries are written and read with; null: the
     // system clock (tests set their own).
     state::Time (*clock)() = nullptr;
