@@ -79,7 +79,7 @@ case_message_dkim_rsa_pass_with_results() {
     send_message rsa 192.0.2.10 good.example.test sender@signer.test "$TO"
     expect_reply "$LAST_TRANSCRIPT" "." 250 '' 'queued as' || return 1
     fields=$(delivered_fields "$subject")
-    expect_field "$fields" '^Authentication-Results: mx\.dest\.test;.*iprev=pass policy\.iprev=192\.0\.2\.10 \(good\.example\.test\)' &&
+    expect_field "$fields" '^Authentication-Results: mx\.dest\.test;.*iprev=pass \(good\.example\.test\) policy\.iprev=192\.0\.2\.10' &&
         expect_field "$fields" '^Authentication-Results: mx\.dest\.test;.*spf=pass smtp\.mailfrom=sender@signer\.test' &&
         expect_field "$fields" '^Authentication-Results: mx\.dest\.test;.*spf=[a-z]+ smtp\.helo=good\.example\.test' &&
         expect_field "$fields" '^Authentication-Results: mx\.dest\.test;.*dkim=pass header\.d=signer\.test header\.i=@signer\.test header\.s=rsa header\.b=[A-Za-z0-9+/]{8}( |;|$)' &&
