@@ -181,10 +181,10 @@ std::string authserv_id_of(std::string_view value) {
             id += cursor.peek();
             ++cursor.at;
         }
-        if (!cursor.done() && !cursor.next_is(';') && !cursor.next_is('(') &&
-            !syntax::is_space(cursor.peek()))
-            return "";
     }
+    if (!cursor.done() && !cursor.next_is(';') && !cursor.next_is('(') &&
+        !syntax::is_space(cursor.peek()))
+        return "";
     return syntax::lowercase(id);
 }
 
