@@ -137,7 +137,7 @@ std::vector<std::string> parts_of(const AuthResult &result) {
     return parts;
 }
 
-// Appends text to the field, after a space or, when the line would grow
+// Appends text to the field, after a space or, when the line would reach
 // past its limit (with room for a ';' after it), after a fold.
 class Folder {
   public:
@@ -145,7 +145,7 @@ class Folder {
         line_ = prefix_length + field_.size();
     }
     void append(std::string_view text, bool fold) {
-        if (fold || line_ + 1 + text.size() + 1 > max_line) {
+        if (fold || line_ + 1 + text.size() + 1 >= max_line) {
             field_ += "\n\t";
             line_ = 1;
         } else {
@@ -181,10 +181,10 @@ std::string authserv_id_of(std::string_view value) {
             id += cursor.peek();
             ++cursor.at;
         }
-        if (!cursor.done() && !cursor.next_is(';') && !cursor.next_is('(') &&
-            !syntax::is_space(cursor.peek()))
-            return "";
     }
+    if (!cursor.done() && !cursor.next_is(';') && !cursor.next_is('(') &&
+        !syntax::is_space(cursor.peek()))
+        return "";
     return syntax::lowercase(id);
 }
 

@@ -12,8 +12,8 @@ namespace portcullis::message {
 // The authserv-id of an A-R field value: after leading CFWS, the value token or quoted-string up
 // to ";" or CFWS; lower-cased; "" when there is none. Reads only what it needs (an 8 KiB value
 // or a hostile one with unbalanced comments/quotes must still give a correct answer or "").
-// A token (RFC 2045: US-ASCII, no CTL, SPACE or tspecials) must end at ';', CFWS or the end of
-// the value, else it is not an authserv-id and the answer is "".
+// The token (RFC 2045: US-ASCII, no CTL, SPACE or tspecials) or quoted-string must end at ';',
+// CFWS or the end of the value, else it is not an authserv-id and the answer is "".
 std::string authserv_id_of(std::string_view value);
 
 struct AuthProperty {

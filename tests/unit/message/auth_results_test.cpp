@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ TEST_CASE("the authserv-id of Authentication-Results values") {
         {"(unclosed example.org; none", ""},
         {"(x) \"unclosed; none", ""},
         {"\"unclosed", ""},
+        {"\"q.example\"x; none", ""},
+        {"\"q.example\"/x; none", ""},
+        {"\"\"; none", ""},
         {"mx.example.org/other; none", ""},
         {"mx@example.org; none", ""},
         {"mx.example.org=x; none", ""},
@@ -140,5 +144,28 @@ TEST_CASE("every line of a written field stays under 998 octets, its id read bac
         CHECK(line < 998);
         CHECK(lines > 20);
         CHECK(authserv_id_of(field) == (id.size() < 255 ? id : std::string(255, '"')));
+    }
+}
+
+TEST_CASE("a line that would be 998 octets long is folded before") {
+    // "Authentication-Results: " 24, "mx.example.org;" 15, " spf=pass" 9,
+    // " reason=rrr..." 408, " smtp.mailfrom=mmm..." 415, " smtp.helo=hhh..." 11 + n, ";" 1:
+    // 883 + n octets, 998 when n = 115.
+    for (std::size_t n = 100; n < 130; ++n) {
+        const AuthResult result{
+            "spf",
+            "pass",
+            std::string(400, 'r'),
+            {{"smtp", "mailfrom", std::string(400, 'm')}, {"smtp", "helo", std::string(n, 'h')}},
+            ""};
+        const auto field = format_authentication_results("mx.example.org", {result, result});
+        std::size_t line = 24, longest = 0;
+        for (const char c : field) {
+            line = c == '\n' ? 0 : line + 1;
+            longest = std::max(longest, line);
+        }
+        CAPTURE(n);
+        CHECK(longest < 998);
+        CHECK(longest > 900);
     }
 }
