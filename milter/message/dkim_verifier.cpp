@@ -41,6 +41,12 @@ namespace {
 constexpr std::size_t max_header_bytes = 2u << 20;
 constexpr int type_txt = 16;
 
+// RFC 8301 3.1: rsa-sha1 signatures are not to be considered valid;
+// libopendkim 2.11 still verifies them. They are judged here, unasked.
+bool evaluated_by_library(const SignatureTags &tags) {
+    return tags.well_formed && tags.algorithm != "rsa-sha1";
+}
+
 // A key query libopendkim started: it gives the buffer at start and
 // takes the answer in it at waitreply.
 struct KeyQuery {
@@ -177,7 +183,7 @@ DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int count) {
         return DKIM_CBSTAT_ERROR;
     for (int i = 0; i < count; ++i) {
         const auto index = static_cast<std::size_t>(i);
-        if (index >= state->signatures.size() || !state->signatures[index].well_formed)
+        if (index >= state->signatures.size() || !evaluated_by_library(state->signatures[index]))
             dkim_sig_ignore(sigs[i]);
     }
     return DKIM_CBSTAT_CONTINUE;
@@ -321,7 +327,7 @@ void DkimVerification::header(std::string_view name, std::string_view value) {
     if (state.signature_fields++ >= state.settings.max_signatures)
         return;
     state.signatures.push_back(read_signature_tags(value));
-    if (state.signatures.back().well_formed)
+    if (evaluated_by_library(state.signatures.back()))
         state.start_key(state.signatures.back().key_name);
 }
 
@@ -448,6 +454,9 @@ std::vector<DkimSignature> DkimVerification::end_of_message(Lookups::Clock::time
         if (!tags.well_formed) {
             out.result = DkimResult::permerror;
             out.detail = "signature syntax invalid";
+        } else if (!evaluated_by_library(tags)) {
+            out.result = DkimResult::permerror;
+            out.detail = "rsa-sha1 not accepted (RFC 8301)";
         } else if (state.too_large) {
             out.result = DkimResult::neutral;
             out.detail = "header too large to verify";

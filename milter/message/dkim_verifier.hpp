@@ -12,9 +12,11 @@
 // end_of_message() waits for the keys until its deadline; a key not in
 // by then is temperror, never fail. Results: verified -> pass; bad
 // signature or body hash mismatch -> fail; key missing (NXDOMAIN, no
-// TXT), key or signature syntax bad, unsupported algorithm, expired ->
-// permerror; DNS error or timeout -> temperror; a signature libopendkim
-// could not process at all -> neutral.
+// TXT), key or signature syntax bad, unsupported algorithm (rsa-sha1
+// too, RFC 8301: not looked up), expired -> permerror; DNS error or
+// timeout -> temperror; a signature libopendkim could not process at
+// all -> neutral. libopendkim reads "Name: value" as header(): a value
+// the MTA sent with its leading space kept would be read with two.
 //
 // Threads: a DkimVerification is used by one thread at a time (the
 // milter's callbacks of one message); the DkimLibrary is shared.

@@ -112,6 +112,11 @@ def main():
         answers.append(bytes([i % 6, 0x01 | (i & 0x24), 0]) + len(rdata).to_bytes(2, "big") + rdata)
     write("dns_wire_fuzz", rdatas + answers)
 
+    signatures = literals("message/dkim_wire_test.cpp", "message/dkim_test.cpp")
+    write("dkim_signature_fuzz", [t for t in signatures if b"=" in t] +
+          [b"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=sel; h=from : to;"
+           b"\r\n bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA=="])
+
     write("helo_syntax_fuzz", short)
     write("policy_text_fuzz", entries + [t for t in literals("core/config_test.cpp",
                                                              "core/policy_test.cpp")

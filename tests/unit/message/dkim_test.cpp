@@ -386,6 +386,19 @@ TEST_CASE("malformed, expired and unsupported signatures are permerror") {
          "signature algorithm invalid", true},
         {"version 2", replaced("v=1", "v=2"), "unsupported signature version", true},
     };
+    SUBCASE("rsa-sha1, which libopendkim would verify (RFC 8301)") {
+        Signing sha1;
+        sha1.algorithm = "rsa-sha1";
+        const auto message = split_message(keys.sign(testing::plain_message, sha1));
+        World world;
+        world.key("sel._domainkey.example.org", keys.record("rsa"));
+        const auto results = verify_message(library(), *world.lookups, message);
+        REQUIRE(results.size() == 1);
+        CHECK(results[0].result == DkimResult::permerror);
+        CHECK(results[0].algorithm == "rsa-sha1");
+        CHECK(results[0].detail == "rsa-sha1 not accepted (RFC 8301)");
+        CHECK(world.asked_txt() == 0);
+    }
     for (const auto &row : rows) {
         const std::string name = row.name;
         CAPTURE(name);
