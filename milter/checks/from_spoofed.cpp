@@ -136,8 +136,8 @@ class FromSpoofedCheck final : public Check {
                                   "From: " + from_domain + " has a DKIM pass of " +
                                       signature.domain);
                 if (signature.result == message::DkimResult::temperror)
-                    undecided.push_back("the DKIM key of " + signature.domain + " (s=" +
-                                        signature.selector + ") could not be looked up");
+                    undecided.push_back("the DKIM key of " + signature.domain +
+                                        " (s=" + signature.selector + ") could not be looked up");
             }
         const auto sender_at = context.facts.sender.rfind('@');
         if (sender_at != std::string::npos) {

@@ -123,8 +123,8 @@ class HeaderSanityCheck final : public Check {
                 findings.too_many_fields
                     ? "more than " + std::to_string(limits.max_fields) + " fields"
                     : "more than " + std::to_string(limits.max_bytes) + " bytes";
-            too_large.detail = too_large.vars["header_limit"] + " in the header (" +
-                               too_large.detail + " seen)";
+            too_large.detail =
+                too_large.vars["header_limit"] + " in the header (" + too_large.detail + " seen)";
         }
         results.push_back(std::move(too_large));
 

@@ -95,8 +95,9 @@ bool has_parameter(char **argv, std::string_view name) {
         std::string_view text = *argument;
         text = text.substr(0, text.find('='));
         if (text.size() == name.size() &&
-            std::equal(text.begin(), text.end(), name.begin(),
-                       [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; }))
+            std::equal(text.begin(), text.end(), name.begin(), [](char a, char b) {
+                return std::toupper(static_cast<unsigned char>(a)) == b;
+            }))
             return true;
     }
     return false;

@@ -272,12 +272,13 @@ std::string_view trim_end(std::string_view name) {
     return name;
 }
 
-// "Name: value" with the milter's LF folding turned into CR LF.
+// "Name:value" (the value keeps the white space after the colon, as sent)
+// with the milter's LF folding turned into CR LF.
 void field_text(std::string_view name, std::string_view value, std::string &out) {
     out.clear();
-    out.reserve(name.size() + 2 + value.size() + value.size() / 32);
+    out.reserve(name.size() + 1 + value.size() + value.size() / 32);
     out.append(name);
-    out.append(": ");
+    out.append(":");
     char last = '\0';
     for (char c : value) {
         if (c == '\n' && last != '\r')

@@ -67,9 +67,10 @@ class DkimVerification {
     DkimVerification(const DkimVerification &) = delete;
     DkimVerification &operator=(const DkimVerification &) = delete;
 
-    // One header field as the MTA hands it: the name, and the value with
-    // the space after the colon removed and folded lines joined by "\n"
-    // or "\r\n" (fed to libopendkim as "Name: value" with CR LF folding).
+    // One header field as the MTA hands it with SMFIP_HDR_LEADSPC: the
+    // name, and the value as sent after the colon (its leading white space
+    // kept, which simple canonicalization signs), folded lines joined by
+    // "\n" or "\r\n" (fed to libopendkim as "Name:value", CR LF folding).
     void header(std::string_view name, std::string_view value);
     void end_of_headers();
     // A piece of the body as the MTA sends it (CR LF line ends, no dot

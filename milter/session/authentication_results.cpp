@@ -10,6 +10,7 @@
 #include "session.hpp"
 
 #include "checks/spf_identity.hpp"
+#include "message_state.hpp"
 #include "message/auth_results.hpp"
 
 namespace portcullis {
@@ -37,7 +38,8 @@ std::optional<std::string> Session::authentication_results() const {
     }
 
     if (identity_.address) {
-        AuthResult iprev{"iprev", "", "", {{"policy", "iprev", identity_.address->to_string()}}, ""};
+        AuthResult iprev{
+            "iprev", "", "", {{"policy", "iprev", identity_.address->to_string()}}, ""};
         const auto &ptr = lookups_->get(identity_.reverse_name, DnsType::PTR);
         const auto confirmed = identity_.names->confirmed();
         const auto names = identity_.names->names();

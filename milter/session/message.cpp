@@ -12,6 +12,8 @@
 // again. Trusted and authenticated clients are not checked.
 #include "session.hpp"
 
+#include "message_state.hpp"
+
 #include "core/log.hpp"
 #include "message/auth_results.hpp"
 
@@ -64,30 +66,13 @@ MessageNeeds message_needs(const Config &config) {
     const auto &message = config.message;
     const bool header_checks = stage_acts(config, Stage::header);
     const bool message_checks = stage_acts(config, Stage::message);
-    needs.header = header_checks || message_checks || message.dkim_verify ||
-                   message.authentication_results;
+    needs.header =
+        header_checks || message_checks || message.dkim_verify || message.authentication_results;
     needs.body = message.dkim_verify;
     needs.add_fields = config.spf.add_header || message.authentication_results;
     needs.change_fields = message.authentication_results;
     return needs;
 }
-
-struct Session::MessageState {
-    explicit MessageState(const Config &config)
-        : header({config.message.max_fields, static_cast<std::size_t>(config.message.max_bytes)}) {}
-
-    message::HeaderBlock header;
-    std::unique_ptr<message::DkimVerification> dkim;
-    bool dkim_dropped = false; // the header went beyond its limits: not verified
-    MessageFacts facts;
-    std::size_t authentication_results_seen = 0;
-    std::vector<std::size_t> ours; // indexes of A-R fields with our authserv-id
-    bool header_ended = false;
-    std::vector<StagedResult> results; // of the header and message stages
-    // The refusal decided last (the envelope's, then the header's): not
-    // made again at a later stage.
-    std::optional<std::pair<Verdict, std::string>> decided;
-};
 
 Session::~Session() = default;
 
@@ -204,7 +189,8 @@ MessageAnswer Session::message_verdict(Stage stage) {
     std::vector<StagedResult> all = envelope.results;
     all.insert(all.end(), message_->results.begin(), message_->results.end());
     const Decision decision = decide(all, config());
-    const bool refused = decision.verdict == Verdict::reject || decision.verdict == Verdict::tempfail;
+    const bool refused =
+        decision.verdict == Verdict::reject || decision.verdict == Verdict::tempfail;
     // What the envelope decided alone was answered at RCPT, what the
     // header decided at its end.
     if (!message_->decided)
@@ -237,9 +223,9 @@ MessageAnswer Session::message_verdict(Stage stage) {
 
 void Session::log_message_decision(const MessageAnswer &answer, Stage stage,
                                    const std::vector<std::string> &logged) const {
-    std::string line = "session=" + id_ + " queue=" +
-                       (queue_id_.empty() ? "-" : log_safe(queue_id_, 64)) + " client=" +
-                       (facts_.client ? facts_.client->to_string() : "unknown") +
+    std::string line = "session=" + id_ +
+                       " queue=" + (queue_id_.empty() ? "-" : log_safe(queue_id_, 64)) +
+                       " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
                        quoted_field("ptr", facts_.client_name) + quoted_field("helo", facts_.helo) +
                        quoted_field("from", "<" + facts_.sender + ">", 258);
     if (const std::string *from = message_->header.first("From"))

@@ -1,5 +1,7 @@
 #include "session.hpp"
 
+#include "message_state.hpp"
+
 #include "core/log.hpp"
 
 #include <atomic>
@@ -317,8 +319,7 @@ RecipientAnswer Session::recipient(const std::string &address, bool mta_rejected
     count_refusal(answer, address);
     if (auto blocked = blocked_recipient(address))
         return *blocked;
-    if (answer.verdict == Verdict::continue_ &&
-        !first_match(address, config().exempt_recipients))
+    if (answer.verdict == Verdict::continue_ && !first_match(address, config().exempt_recipients))
         ++accepted_recipients_;
     return answer;
 }

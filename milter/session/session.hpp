@@ -208,7 +208,7 @@ class Session {
     // The message of the transaction (session/message.cpp).
     struct MessageState;
     std::unique_ptr<MessageState> message_;
-    MessageNeeds message_needs_; // of the session's configuration
+    MessageNeeds message_needs_;       // of the session's configuration
     unsigned accepted_recipients_ = 0; // accepted and not exempt, this transaction
     MessageState &message_state();
     MessageAnswer message_verdict(Stage stage);

@@ -8,6 +8,7 @@
 using namespace portcullis;
 using portcullis::testing::CheckHarness;
 using portcullis::testing::MessageFixture;
+using Fields = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
 
@@ -24,8 +25,8 @@ struct Spoof {
     std::string from;
     std::string sender;
     std::vector<message::DkimSignature> dkim;
-    std::string spf;              // the sender domain's SPF record, "" none
-    bool spf_servfail = false;    // its lookup fails instead
+    std::string spf;           // the sender domain's SPF record, "" none
+    bool spf_servfail = false; // its lookup fails instead
     Outcome expected;
     std::string detail;
 };
@@ -35,41 +36,106 @@ struct Spoof {
 TEST_CASE("from-spoofed: own domains need an aligned DKIM or SPF pass") {
     using message::DkimResult;
     const std::vector<Spoof> rows = {
-        {"Boss <ceo@example.org>", "x@evil.example", {}, "", false, Outcome::fail,
+        {"Boss <ceo@example.org>",
+         "x@evil.example",
+         {},
+         "",
+         false,
+         Outcome::fail,
          "From: example.org is ours"},
-        {"ceo@mail.example.org", "x@evil.example", {}, "", false, Outcome::fail,
+        {"ceo@mail.example.org",
+         "x@evil.example",
+         {},
+         "",
+         false,
+         Outcome::fail,
          "From: mail.example.org is ours"},
-        {"ceo@example.org.evil.example", "x@evil.example", {}, "", false, Outcome::pass,
+        {"ceo@example.org.evil.example",
+         "x@evil.example",
+         {},
+         "",
+         false,
+         Outcome::pass,
          "not one of ours"},
         {"ceo@notexample.org", "x@evil.example", {}, "", false, Outcome::pass, "not one of ours"},
-        {"ceo@example.org", "x@evil.example", {signature(DkimResult::pass, "example.org")}, "",
-         false, Outcome::pass, "DKIM pass of example.org"},
-        {"ceo@example.org", "x@evil.example", {signature(DkimResult::pass, "Mail.Example.Org")},
-         "", false, Outcome::pass, "DKIM pass"},
-        {"ceo@example.org", "x@evil.example", {signature(DkimResult::pass, "evil.example")}, "",
-         false, Outcome::fail, "is ours"},
-        {"ceo@example.org", "x@evil.example", {signature(DkimResult::fail, "example.org")}, "",
-         false, Outcome::fail, "is ours"},
-        {"ceo@example.org", "x@evil.example", {signature(DkimResult::temperror, "example.org")},
-         "", false, Outcome::error, "could not be looked up"},
-        {"ceo@example.org", "bounce@example.org", {}, "v=spf1 ip4:192.0.2.1 -all", false,
-         Outcome::pass, "SPF pass of example.org"},
-        {"ceo@example.org", "bounce@lists.example.org", {}, "v=spf1 ip4:192.0.2.1 -all", false,
-         Outcome::pass, "SPF pass of lists.example.org"},
-        {"ceo@example.org", "bounce@example.org", {}, "v=spf1 -all", false, Outcome::fail,
+        {"ceo@example.org",
+         "x@evil.example",
+         {signature(DkimResult::pass, "example.org")},
+         "",
+         false,
+         Outcome::pass,
+         "DKIM pass of example.org"},
+        {"ceo@example.org",
+         "x@evil.example",
+         {signature(DkimResult::pass, "Mail.Example.Org")},
+         "",
+         false,
+         Outcome::pass,
+         "DKIM pass"},
+        {"ceo@example.org",
+         "x@evil.example",
+         {signature(DkimResult::pass, "evil.example")},
+         "",
+         false,
+         Outcome::fail,
+         "is ours"},
+        {"ceo@example.org",
+         "x@evil.example",
+         {signature(DkimResult::fail, "example.org")},
+         "",
+         false,
+         Outcome::fail,
+         "is ours"},
+        {"ceo@example.org",
+         "x@evil.example",
+         {signature(DkimResult::temperror, "example.org")},
+         "",
+         false,
+         Outcome::error,
+         "could not be looked up"},
+        {"ceo@example.org",
+         "bounce@example.org",
+         {},
+         "v=spf1 ip4:192.0.2.1 -all",
+         false,
+         Outcome::pass,
+         "SPF pass of example.org"},
+        {"ceo@example.org",
+         "bounce@lists.example.org",
+         {},
+         "v=spf1 ip4:192.0.2.1 -all",
+         false,
+         Outcome::pass,
+         "SPF pass of lists.example.org"},
+        {"ceo@example.org",
+         "bounce@example.org",
+         {},
+         "v=spf1 -all",
+         false,
+         Outcome::fail,
          "is ours"},
         {"ceo@example.org", "bounce@example.org", {}, "", true, Outcome::error, "SPF of"},
         // Several mailboxes: any one of ours counts.
-        {"a@other.example, ceo@example.org", "x@evil.example", {}, "", false, Outcome::fail,
+        {"a@other.example, ceo@example.org",
+         "x@evil.example",
+         {},
+         "",
+         false,
+         Outcome::fail,
          "example.org"},
         // An address the parser cannot read still cannot hide the domain.
-        {"\"Boss\" <ceo@example.org", "x@evil.example", {}, "", false, Outcome::fail,
+        {"\"Boss\" <ceo@example.org",
+         "x@evil.example",
+         {},
+         "",
+         false,
+         Outcome::fail,
          "example.org"},
     };
     for (const auto &row : rows) {
         CAPTURE(row.from);
         CAPTURE(row.sender);
-        MessageFixture fixture({{"From", row.from}});
+        MessageFixture fixture(Fields{{"From", row.from}});
         fixture.facts.dkim = row.dkim;
         fixture.facts.dkim_verified = true;
         CheckHarness harness("192.0.2.1");
@@ -94,7 +160,7 @@ TEST_CASE("from-spoofed: own domains need an aligned DKIM or SPF pass") {
 }
 
 TEST_CASE("from-spoofed is off without own-domains") {
-    MessageFixture fixture({{"From", "ceo@example.org"}});
+    MessageFixture fixture(Fields{{"From", "ceo@example.org"}});
     CheckHarness harness("192.0.2.1");
     harness.message = &fixture.facts;
     const auto results = harness.run("from-spoofed");
@@ -119,16 +185,18 @@ TEST_CASE("dkim: a pass wins; then temperror, fail, permerror") {
          {}},
         {"one fail", {signature(DkimResult::fail, "a.example")}, "dkim-fail", {}},
         {"no key", {signature(DkimResult::permerror, "a.example")}, "dkim-permerror", {}},
-        {"fail and permerror", {signature(DkimResult::permerror, "b.example"),
-                                signature(DkimResult::fail, "a.example")},
-         "dkim-fail", {}},
-        {"temperror and fail", {signature(DkimResult::fail, "a.example"),
-                                signature(DkimResult::temperror, "b.example")},
-         "dkim-temperror", {"dkim-fail"}},
+        {"fail and permerror",
+         {signature(DkimResult::permerror, "b.example"), signature(DkimResult::fail, "a.example")},
+         "dkim-fail",
+         {}},
+        {"temperror and fail",
+         {signature(DkimResult::fail, "a.example"), signature(DkimResult::temperror, "b.example")},
+         "dkim-temperror",
+         {"dkim-fail"}},
     };
     for (const auto &row : rows) {
         CAPTURE(row.name);
-        MessageFixture fixture({{"From", "a@a.example"}});
+        MessageFixture fixture(Fields{{"From", "a@a.example"}});
         fixture.facts.dkim = row.dkim;
         fixture.facts.dkim_verified = true;
         CheckHarness harness("192.0.2.1");

@@ -10,6 +10,7 @@ using namespace portcullis;
 using namespace std::chrono_literals;
 using portcullis::testing::CheckHarness;
 using portcullis::testing::MessageFixture;
+using Fields = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
 
@@ -75,7 +76,8 @@ TEST_CASE("header-date: syntax, then the window against now") {
                 CHECK(result.detail.find(row.detail) != std::string::npos);
             } else {
                 CHECK(result.outcome != Outcome::fail);
-                if (row.failing.empty() && !row.detail.empty() && result.rule == "header-date-syntax")
+                if (row.failing.empty() && !row.detail.empty() &&
+                    result.rule == "header-date-syntax")
                     CHECK(result.detail == row.detail);
             }
         }
@@ -85,7 +87,7 @@ TEST_CASE("header-date: syntax, then the window against now") {
 
 TEST_CASE("header-date follows headers.date-past and headers.date-future") {
     const std::int64_t now = utc(2026, 12, 3, 12, 0, 0);
-    MessageFixture fixture({{"Date", "Thu, 3 Dec 2026 11:00:00 +0000"}});
+    MessageFixture fixture(Fields{{"Date", "Thu, 3 Dec 2026 11:00:00 +0000"}});
     fixture.facts.now = now;
     CheckHarness harness("192.0.2.1");
     harness.config.message.date_past = 30min;
@@ -96,7 +98,7 @@ TEST_CASE("header-date follows headers.date-past and headers.date-future") {
             past = result.outcome == Outcome::fail;
     CHECK(past);
 
-    MessageFixture ahead({{"Date", "Thu, 3 Dec 2026 12:20:00 +0000"}});
+    MessageFixture ahead(Fields{{"Date", "Thu, 3 Dec 2026 12:20:00 +0000"}});
     ahead.facts.now = now;
     harness.config.message.date_future = 10min;
     harness.message = &ahead.facts;
@@ -108,7 +110,7 @@ TEST_CASE("header-date follows headers.date-past and headers.date-future") {
 }
 
 TEST_CASE("header-date skips a message without Date (header-date-missing's business)") {
-    MessageFixture fixture({{"From", "a@example.org"}});
+    MessageFixture fixture(Fields{{"From", "a@example.org"}});
     CheckHarness harness("192.0.2.1");
     harness.message = &fixture.facts;
     const auto results = harness.run("header-date");

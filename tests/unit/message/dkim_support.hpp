@@ -91,7 +91,7 @@ class DkimKeys {
     mutable int counter_ = 0;
 };
 
-// A message as libmilter hands it: fields (name, value without the space
+// A message as libmilter hands it: fields (name, value with the space
 // after the colon, folding as "\n" + WSP) and the body (CR LF lines).
 struct MilterMessage {
     std::vector<std::pair<std::string, std::string>> fields;
@@ -116,9 +116,9 @@ inline MilterMessage split_message(const std::string &message) {
         }
         const auto colon = line.find(':');
         REQUIRE(colon != std::string::npos);
+        // As the milter hands it with SMFIP_HDR_LEADSPC: the white space
+        // after the colon kept.
         std::string value = line.substr(colon + 1);
-        if (!value.empty() && value[0] == ' ')
-            value.erase(0, 1);
         out.fields.emplace_back(line.substr(0, colon), value);
     }
     return out;

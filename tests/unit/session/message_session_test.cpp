@@ -39,14 +39,15 @@ Fields plain_message() {
         {"From", " Alice <a@good.example>"},
         {"To", " user@dest.example"},
         {"Subject", " hello"},
-        {"Date", " " + [] {
-             char text[64];
-             const std::time_t now = std::time(nullptr);
-             std::tm parts{};
-             gmtime_r(&now, &parts);
-             std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S +0000", &parts);
-             return std::string(text);
-         }()},
+        {"Date", " " +
+                     [] {
+                         char text[64];
+                         const std::time_t now = std::time(nullptr);
+                         std::tm parts{};
+                         gmtime_r(&now, &parts);
+                         std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S +0000", &parts);
+                         return std::string(text);
+                     }()},
         {"Message-ID", " <1@good.example>"},
     };
 }
@@ -157,7 +158,8 @@ TEST_CASE("scores add up across stages") {
     fields.emplace_back("Message-ID", " no-brackets@good.example");
     const auto answer = both.header(fields);
     CHECK(answer.verdict == Verdict::reject);
-    CHECK(answer.rule == "score");
+    CHECK((answer.rule == "header-8bit" || answer.rule == "header-message-id-syntax"));
+    CHECK(answer.reply.text().find("score") != std::string::npos);
 }
 
 TEST_CASE("forged Authentication-Results fields of our authserv-id are listed highest first") {
@@ -199,16 +201,15 @@ TEST_CASE("authserv-id names our fields when set") {
 TEST_CASE("iprev follows the client's reverse DNS") {
     auto dns = world();
     dns->add("30.2.0.192.in-addr.arpa", DnsType::PTR, {});
-    const auto runtime = runtime_with({{"dkim.verify", "no"}, {"policy.rdns-missing", "log"},
-                                       {"policy.rdns-unconfirmed", "log"}},
-                                      dns);
+    const auto runtime = runtime_with(
+        {{"dkim.verify", "no"}, {"policy.rdns-missing", "log"}, {"policy.rdns-unconfirmed", "log"}},
+        dns);
     struct Row {
         Client client;
         std::string iprev;
     };
     const std::vector<Row> rows = {
-        {{"192.0.2.10", "mail.good.example", "a@good.example"},
-         "iprev=pass (mail.good.example)"},
+        {{"192.0.2.10", "mail.good.example", "a@good.example"}, "iprev=pass (mail.good.example)"},
         {{"192.0.2.20", "forged.example", "a@good.example"}, "iprev=fail (forged.example)"},
         {{"192.0.2.30", "x.good.example", "a@good.example"}, "iprev=permerror policy.iprev"},
         {{"192.0.2.40", "x.good.example", "a@good.example"}, "iprev=temperror policy.iprev"},
@@ -262,7 +263,8 @@ TEST_CASE("the negotiation needs follow the configuration") {
 
     // from-spoofed alone takes the header only once own-domains names a domain.
     auto spoofing = off;
-    std::erase_if(spoofing, [](const auto &option) { return option.first == "policy.from-spoofed"; });
+    std::erase_if(spoofing,
+                  [](const auto &option) { return option.first == "policy.from-spoofed"; });
     CHECK_FALSE(message_needs(*runtime_with(spoofing)->config).header);
     spoofing.emplace_back("own-domains", "example.org");
     CHECK(message_needs(*runtime_with(spoofing)->config).header);
