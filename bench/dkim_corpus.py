@@ -21,6 +21,10 @@ Content-Type, List-Unsubscribe, List-Unsubscribe-Post, X-Mailer).
 Writes:
   DIR/messages.spool     per message "MSG <mail-from> <length>\\n", then
                          the message (CRLF lines, not dot-stuffed), "\\n"
+  DIR/tampered.spool     the first 5 messages again, a word of the body
+                         changed after signing: every signature must fail
+  DIR/one.eml            message 1 (RSA only) with LF line ends, for
+                         smtp-source -F (the feeder's yardstick)
   DIR/dkim.bench.example.zone   the zone for nsd
   DIR/corpus.json        counts, for the report
 Keys are generated afresh, or read from --keys FILE when it holds as
@@ -170,7 +174,7 @@ def make_message(job):
     subject = " ".join(rng.choice(LOREM) for _ in range(rng.randint(4, 9))).capitalize()
     fields = [
         f'From: "{WORDS[number % len(WORDS)].capitalize()} Team" <{local}@{domain}>',
-        f"To: <user@dest.bench.example>",
+        "To: <user@dest.bench.example>",
         f"Reply-To: <support@{domain}>",
         f"Subject: {subject} #{number}",
         f"Date: {date_time(sent)}",
@@ -203,6 +207,14 @@ def make_message(job):
     return f"bounce-{number}@{domain}", received + signatures + message
 
 
+def write_spool(path, messages):
+    with open(path, "wb") as out:
+        for sender, message in messages:
+            out.write(f"MSG {sender} {len(message)}\n".encode())
+            out.write(message)
+            out.write(b"\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dir")
@@ -227,13 +239,15 @@ def main():
         jobs = [(i, keys[i % args.domains], args.ed25519_every, args.body_bytes, args.seed, now)
                 for i in range(args.messages)]
         messages = pool.map(make_message, jobs, chunksize=16)
-    sizes = []
-    with open(os.path.join(args.dir, "messages.spool"), "wb") as out:
-        for sender, message in messages:
-            out.write(f"MSG {sender} {len(message)}\n".encode())
-            out.write(message)
-            out.write(b"\n")
-            sizes.append(len(message))
+    write_spool(os.path.join(args.dir, "messages.spool"), messages)
+    tampered = []
+    for sender, message in messages[:5]:
+        head, _, body = message.partition(b"\r\n\r\n")
+        tampered.append((sender, head + b"\r\n\r\n" + body.replace(b"Hello,", b"Hullo,", 1)))
+    write_spool(os.path.join(args.dir, "tampered.spool"), tampered)
+    with open(os.path.join(args.dir, "one.eml"), "wb") as out:
+        out.write(messages[1 % len(messages)][1].replace(b"\r\n", b"\n"))
+    sizes = [len(message) for _, message in messages]
     dual = sum(1 for i in range(args.messages) if args.ed25519_every and i % args.ed25519_every == 0)
     summary = {"messages": args.messages, "domains": args.domains, "dual_signed": dual,
                "mean_bytes": sum(sizes) / len(sizes), "min_bytes": min(sizes),
