@@ -8,9 +8,11 @@ fields and the dkim= results of the Authentication-Results fields.
 
 The corpus' messages carry no Authentication-Results field, so every one
 found was added on the way (by the filter). A dkim= result is tied to its
-signature by header.b (the first characters of b=) when the filter writes
-it, which tells the Ed25519 results from the RSA ones; otherwise by
-header.a. Prints the counts as JSON; --json writes them to FILE too.
+signature by header.b (the first characters of b=, maybe quoted: "/" is
+not a token character), else by header.s (the corpus' RSA and Ed25519
+selectors differ), else by header.a, which tells the Ed25519 results
+from the RSA ones. Prints the counts as JSON; --json writes them to FILE
+too.
 """
 import argparse
 import collections
@@ -60,6 +62,31 @@ def resinfos(value):
     return parts
 
 
+def property_value(info, name):
+    """A property's value in a resinfo (header.b=...), unquoted; "" if absent."""
+    match = re.search(r"\b" + re.escape(name) + r'\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]+)', info)
+    if not match:
+        return ""
+    value = match.group(1)
+    if value.startswith('"'):
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+def signature_of(info, signatures):
+    """The algorithm of the signature a dkim= resinfo speaks of, or None."""
+    b = property_value(info, "header.b")
+    if b:
+        found = [a for prefix, _, a in signatures if prefix.startswith(b) or b.startswith(prefix)]
+        if len(found) == 1:
+            return found[0]
+    selector = property_value(info, "header.s")
+    found = [a for _, s, a in signatures if selector and s == selector]
+    if len(found) == 1:
+        return found[0]
+    return property_value(info, "header.a") or None
+
+
 def tag(signature, name):
     match = re.search(r"(?:^|;)\s*" + name + r"\s*=\s*([^;]*)", signature)
     return re.sub(r"\s+", "", match.group(1)) if match else ""
@@ -78,13 +105,12 @@ def sample(directory):
         name = match.group(1)
         c = counts[name]
         c["messages"] += 1
-        algorithms = {}
+        signatures = []  # (b=, s=, a=)
         for n, v in fields:
             if n.lower() == "dkim-signature":
                 c["signatures"] += 1
-                algorithm = tag(v, "a")
-                algorithms[tag(v, "b")[:8]] = algorithm
-                if algorithm == "ed25519-sha256":
+                signatures.append((tag(v, "b"), tag(v, "s"), tag(v, "a")))
+                if tag(v, "a") == "ed25519-sha256":
                     c["ed25519_signatures"] += 1
         passed = 0
         for n, v in fields:
@@ -98,16 +124,11 @@ def sample(directory):
                     continue
                 outcome = result.group(1).lower()
                 c[f"dkim_{outcome}"] += 1
-                b = re.search(r"header\.b\s*=\s*([^\s;]+)", info)
-                a = re.search(r"header\.a\s*=\s*([^\s;]+)", info)
-                algorithm = algorithms.get(b.group(1)[:8]) if b else None
-                if algorithm is None and a:
-                    algorithm = a.group(1)
                 if outcome == "pass":
                     passed += 1
-                    if algorithm == "ed25519-sha256":
+                    if signature_of(info, signatures) == "ed25519-sha256":
                         c["ed25519_pass"] += 1
-        if passed and passed == len(algorithms):
+        if passed and passed == len(signatures):
             c["all_passed"] += 1
     return {name: dict(c, example=examples.get(name, "")) for name, c in sorted(counts.items())}
 
