@@ -340,7 +340,7 @@ def e2e_report(results, out, checks):
     checks.correctness(refused == 0, f"end to end: {refused} smtp-source complaints (all mail accepted)")
 
 
-DKIM_SETUPS = ("postfix-alone", "null-verifier", "opendkim", "portcullis")
+DKIM_SETUPS = ("postfix-alone", "null-verifier", "opendkim", "portcullis", "portcullis-no-dkim")
 
 
 def dkim_sample_checks(name, sample, refused, checks, label):
@@ -389,7 +389,7 @@ def dkim_report(results, out, checks):
                f"domains, RSA-2048 relaxed/relaxed, {corpus['dual_signed']} also Ed25519; "
                f"{corpus['mean_bytes'] / 1024:.1f} KiB mean), 1 RCPT; median of {rounds} "
                f"alternating rounds; filter CPU from /proc per message")
-    out.append(f"   {'setup':<16}{'msgs/s':>8}{'vs alone':>10}{'vs null-v':>11}{'filter CPU us/msg':>19}"
+    out.append(f"   {'setup':<20}{'msgs/s':>8}{'vs alone':>10}{'vs null-v':>11}{'filter CPU us/msg':>19}"
                f"{'ms/msg p50/p99':>16}")
     rate = {name: statistics.median(r["per_second"] for r in rows) for name, rows in runs.items()}
     cpu = {name: statistics.median(r["watched"].get("filter", 0) for r in rows)
@@ -403,11 +403,13 @@ def dkim_report(results, out, checks):
         latency = f"{middle['transaction_ms']['p50']:.1f}/{middle['transaction_ms']['p99']:.1f}"
         cpu_text = f"{cpu[name]:.0f}" if name != "postfix-alone" else "-"
         versus_null = f"{rate[name] / null:.2f}" if null and name != "postfix-alone" else ""
-        out.append(f"   {name:<16}{rate[name]:>8.0f}{rate[name] / alone if alone else 0:>10.2f}"
+        out.append(f"   {name:<20}{rate[name]:>8.0f}{rate[name] / alone if alone else 0:>10.2f}"
                    f"{versus_null:>11}{cpu_text:>19}{latency:>16}")
     out.append(f"   null-verifier: null-filter -v, every stage, one Authentication-Results field per "
                f"message; opendkim: /usr/sbin/opendkim {package_version('opendkim')}, Mode v; "
-               f"portcullis: {binary} {options or '(no options added)'}")
+               f"portcullis: {binary} {options or '(no options added)'}"
+               + ("; portcullis-no-dkim: the same with --dkim.verify=no --authentication-results=no"
+                  if "portcullis-no-dkim" in runs else ""))
     if not dkim_on:
         out.append("   this portcullis build has no dkim.verify: its row verifies nothing "
                    "(set PORTCULLIS_BENCH_DKIM_BUILD to a build that has it)")
@@ -422,7 +424,7 @@ def dkim_report(results, out, checks):
                f"msgs/s ({source_refused} complaints)")
     sample = load(os.path.join(results, "dkim-sample.json"))
     tampered_refused = {name: load(os.path.join(results, "dkim", f"tampered-{i}.json"))["refused"]
-                        for i, name in enumerate(DKIM_SETUPS) if i}
+                        for i, name in enumerate(DKIM_SETUPS[:4]) if i}
     for name in ("opendkim", "portcullis"):
         example = sample.get(name, {}).get("example", "")
         if example:
@@ -453,6 +455,11 @@ def dkim_report(results, out, checks):
                       f"DKIM end to end: Postfix + portcullis (DKIM, A-R) at {versus_null:.2f} x "
                       f"Postfix + the null filter taking every stage (target >= 0.85)")
         checks.lines.append(f"  [info] DKIM end to end: {cpu_text}")
+        if "portcullis-no-dkim" in rate:
+            checks.lines.append(
+                f"  [info] DKIM end to end: DKIM and A-R cost portcullis "
+                f"{cpu['portcullis'] - cpu['portcullis-no-dkim']:+.0f} us of CPU per message and "
+                f"take it to {pc / rate['portcullis-no-dkim']:.2f} x its msgs/s without them")
     else:
         checks.lines.append(f"  [info] DKIM end to end: targets not judged, this portcullis build "
                             f"has no dkim.verify ({versus_opendkim:.2f} x OpenDKIM, "
