@@ -250,11 +250,11 @@ def warm_report(results, out, checks):
     out.append(f"   {'filter':<12}{'sessions/s':>11}{'ratio':>7}{'CPU us/sess':>13}{'peak RSS':>10}"
                f"   {'decision ms p50/p99/max':<24}{'session ms p50/p99/max':<24}")
     base_rate = median(null, "sessions_per_second") if null else 0
-    for name, results in targets.items():
-        rate = median(results, "sessions_per_second")
-        cpu = median(results, "cpu_per_session_us")
-        peak = max(r["peak_kib"] for r in results) / 1024
-        best = sorted(results, key=lambda r: r["sessions_per_second"])[len(results) // 2]
+    for name, rows in targets.items():
+        rate = median(rows, "sessions_per_second")
+        cpu = median(rows, "cpu_per_session_us")
+        peak = max(r["peak_kib"] for r in rows) / 1024
+        best = sorted(rows, key=lambda r: r["sessions_per_second"])[len(rows) // 2]
         out.append(f"   {name:<12}{rate:>11.0f}{rate / base_rate if base_rate else 0:>7.2f}{cpu:>13.0f}"
                    f"{peak:>8.1f}Mi   {fmt_stage(stage(best, 'decision')):<24}"
                    f"{fmt_stage(stage(best, 'session')):<24}")
@@ -290,8 +290,8 @@ def hold_report(results, out, checks):
     """Part 3: sessions held open (hold.json)."""
     hold = load(os.path.join(results, "hold.json"))
     out.append(f"3. Load driver, {hold['sessions']} sessions held open at once (after RCPT)")
-    for name, results in by_target(hold).items():
-        r = results[0]
+    for name, rows in by_target(hold).items():
+        r = rows[0]
         growth = (r["peak_kib"] - r["rss_before_kib"]) / hold["sessions"]
         out.append(f"   {name:<12} errors {r['errors']}; RSS before {r['rss_before_kib'] / 1024:.1f} MiB, "
                    f"all held {r['hold_rss_kib'] / 1024:.1f} MiB, peak {r['peak_kib'] / 1024:.1f} MiB "
