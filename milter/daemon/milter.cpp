@@ -301,7 +301,8 @@ sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t size) {
 
 sfsistat on_end_of_message(SMFICTX *ctx) {
     return guarded(ctx, "eom", [&] {
-        auto *session = session_of(ctx);
+        auto *connection = connection_of(ctx);
+        auto *session = connection ? connection->session.get() : nullptr;
         if (!session)
             return SMFIS_CONTINUE;
         const auto end = session->end_of_message();
@@ -316,9 +317,12 @@ sfsistat on_end_of_message(SMFICTX *ctx) {
                             " could not delete a forged Authentication-Results field");
         // Each lands at position 1, just below the MTA's own Received:
         // field, above the one added before it: in reverse order.
+        // With SMFIP_HDR_LEADSPC the MTA writes the value as given, the
+        // space after the colon included.
+        const std::string space = connection->leading_space ? " " : "";
         for (auto field = end.add_fields.rbegin(); field != end.add_fields.rend(); ++field)
             if (smfi_insheader(ctx, 1, const_cast<char *>(field->first.c_str()),
-                               const_cast<char *>(field->second.c_str())) != MI_SUCCESS)
+                               const_cast<char *>((space + field->second).c_str())) != MI_SUCCESS)
                 log_warning("session=" + session->id() + " could not add " + field->first);
         return SMFIS_CONTINUE;
     });
