@@ -167,7 +167,7 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
                       unsigned long, unsigned long *actions_out, unsigned long *steps_out,
                       unsigned long *, unsigned long *) {
     const auto runtime = current_runtime();
-    const auto needs = runtime ? message_needs(*runtime->config) : MessageNeeds{};
+    const auto needs = runtime ? runtime->message_needs : MessageNeeds{};
     // Adding headers (Received-SPF, Authentication-Results), and deleting
     // forged Authentication-Results fields, is all we change in a message.
     *actions_out = actions & (SMFIF_ADDHDRS | (needs.change_fields ? SMFIF_CHGHDRS : 0));

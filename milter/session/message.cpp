@@ -148,7 +148,7 @@ bool Session::body(std::string_view chunk) {
 
 EndOfMessage Session::end_of_message() {
     EndOfMessage out;
-    if (!message_needs_.header) {
+    if (!runtime_->message_needs.header) {
         // Every message check is off: the MTA sent no header.
         if (auto spf = received_spf_header())
             out.add_fields.emplace_back("Received-SPF", std::move(*spf));
@@ -185,16 +185,25 @@ EndOfMessage Session::end_of_message() {
 }
 
 MessageAnswer Session::message_verdict(Stage stage) {
-    const auto &envelope = evaluate();
-    std::vector<StagedResult> all = envelope.results;
+    evaluate();
+    // The message's results join the envelope's for the decision (scores
+    // add up), in place, and leave again below.
+    auto &all = evaluation_->results;
+    const std::size_t envelope_size = all.size();
     all.insert(all.end(), message_->results.begin(), message_->results.end());
+    struct Restore {
+        std::vector<StagedResult> &results;
+        std::size_t size;
+        ~Restore() { results.resize(size); }
+    } restore{all, envelope_size};
+    const auto &envelope = evaluation_->decision;
     const Decision decision = decide(all, config());
     const bool refused =
         decision.verdict == Verdict::reject || decision.verdict == Verdict::tempfail;
     // What the envelope decided alone was answered at RCPT, what the
     // header decided at its end.
     if (!message_->decided)
-        message_->decided = std::pair{envelope.decision.verdict, envelope.decision.rule};
+        message_->decided = std::pair{envelope.verdict, envelope.rule};
     const bool new_refusal =
         refused && std::pair{decision.verdict, decision.rule} != *message_->decided;
     if (refused)
@@ -213,7 +222,7 @@ MessageAnswer Session::message_verdict(Stage stage) {
     // logged at RCPT, those of the header at its end.
     std::vector<std::string> logged;
     for (const auto *result : decision.logged)
-        for (std::size_t i = envelope.results.size(); i < all.size(); ++i)
+        for (std::size_t i = envelope_size; i < all.size(); ++i)
             if (&all[i].result == result && all[i].stage == stage)
                 logged.push_back(result->rule);
     if (new_refusal || !logged.empty())

@@ -20,6 +20,16 @@
 
 namespace portcullis {
 
+// What the message stage needs the MTA to send and allow under a
+// configuration; all false when every message check is off.
+struct MessageNeeds {
+    bool header = false;        // header fields and the end of the header
+    bool body = false;          // the body (DKIM)
+    bool add_fields = false;    // SMFIF_ADDHDRS
+    bool change_fields = false; // SMFIF_CHGHDRS (deleting forged A-R fields)
+};
+MessageNeeds message_needs(const Config &config);
+
 struct Runtime {
     std::shared_ptr<const Config> config;
     ReplyBook replies;
@@ -32,6 +42,8 @@ struct Runtime {
     // libopendkim's library handle, with its DNS hooks on our lookups;
     // null when dkim.verify is off.
     std::shared_ptr<const message::DkimLibrary> dkim;
+    // message_needs(*config), for the negotiation and every session.
+    MessageNeeds message_needs;
     // The clock the store's entries are written and read with; null: the
     // system clock (tests set their own).
     state::Time (*clock)() = nullptr;

@@ -75,7 +75,7 @@ std::string next_session_id() {
 }
 
 Session::Session(std::shared_ptr<const Runtime> runtime, std::string id)
-    : runtime_(std::move(runtime)), id_(std::move(id)), message_needs_(message_needs(config())) {
+    : runtime_(std::move(runtime)), id_(std::move(id)) {
     const std::string session = id_;
     auto on_error = [session](const std::string &name, DnsType type, const DnsAnswer &a) {
         log_warning("session=" + session + " dns-error lookup=\"" + log_quoted(name) + "/" +

@@ -83,16 +83,6 @@ struct EndOfMessage {
     std::vector<std::pair<std::string, std::string>> add_fields;
 };
 
-// What the message stage needs the MTA to send and allow under a
-// configuration; all false when every message check is off.
-struct MessageNeeds {
-    bool header = false;        // header fields and the end of the header
-    bool body = false;          // the body (DKIM)
-    bool add_fields = false;    // SMFIF_ADDHDRS
-    bool change_fields = false; // SMFIF_CHGHDRS (deleting forged A-R fields)
-};
-MessageNeeds message_needs(const Config &config);
-
 class Session {
   public:
     Session(std::shared_ptr<const Runtime> runtime, std::string id);
