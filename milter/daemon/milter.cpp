@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 
 namespace portcullis {
 
@@ -27,8 +28,10 @@ std::atomic<std::size_t> connections_open{0};
 struct Connection {
     std::unique_ptr<Session> session;
     // What negotiation settled for the message stage.
-    bool leading_space = false; // SMFIP_HDR_LEADSPC: header values as sent
-    bool skip_body = false;     // SMFIP_SKIP: the rest of the body may be skipped
+    bool leading_space = false;   // SMFIP_HDR_LEADSPC: header values as sent
+    bool skip_body = false;       // SMFIP_SKIP: the rest of the body may be skipped
+    bool no_header_reply = false; // SMFIP_NR_HDR: header fields are not answered
+    bool header_failed = false;   // an internal error at a header field: EOH tempfails
 
     Connection() { ++connections_open; }
     ~Connection() { --connections_open; }
@@ -177,7 +180,7 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
         skip |= SMFIP_NOHDRS | SMFIP_NOEOH;
     if (!needs.body)
         skip |= SMFIP_NOBODY;
-    if (!listening_on_tcp() && !needs.header)
+    if (!listening_on_tcp())
         skip |= SMFIP_NODATA;
     // The abuse counters see the recipients the MTA refused itself
     // ({rcpt_mailer} = error) and the commands it did not know.
@@ -193,6 +196,12 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
     if (needs.header && (steps & SMFIP_HDR_LEADSPC)) {
         *steps_out |= SMFIP_HDR_LEADSPC;
         connection.leading_space = true;
+    }
+    // Nothing refuses at a header field (the header is judged at its end):
+    // the MTA need not wait for an answer to each.
+    if (needs.header && (steps & SMFIP_NR_HDR)) {
+        *steps_out |= SMFIP_NR_HDR;
+        connection.no_header_reply = true;
     }
     if (needs.body && (steps & SMFIP_SKIP)) {
         *steps_out |= SMFIP_SKIP;
@@ -266,22 +275,38 @@ sfsistat answer_message(SMFICTX *ctx, const MessageAnswer &answer) {
 }
 
 sfsistat on_header(SMFICTX *ctx, char *name, char *value) {
-    return guarded(ctx, "header", [&] {
-        auto *connection = connection_of(ctx);
-        if (!connection || !connection->session)
-            return SMFIS_CONTINUE;
+    auto *connection = connection_of(ctx);
+    if (!connection || !connection->session)
+        return SMFIS_CONTINUE;
+    const sfsistat answer = connection->no_header_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    if (connection->header_failed)
+        return answer;
+    try {
         std::string_view text = value ? value : "";
         if (connection->leading_space)
             connection->session->header(name ? name : "", text);
         else
             // The MTA took the space after the colon away; one is the usual.
             connection->session->header(name ? name : "", " " + std::string(text));
-        return SMFIS_CONTINUE;
-    });
+        return answer;
+    } catch (const std::exception &error) {
+        log_error(std::string("internal error at header: ") + error.what() +
+                  "; tempfailing at the end of the header");
+    } catch (...) {
+        log_error("internal error at header; tempfailing at the end of the header");
+    }
+    // A header field gets no answer (SMFIP_NR_HDR): the end of the header
+    // carries the tempfail.
+    connection->header_failed = true;
+    return answer;
 }
 
 sfsistat on_end_of_header(SMFICTX *ctx) {
     return guarded(ctx, "eoh", [&] {
+        if (auto *connection = connection_of(ctx); connection && connection->header_failed) {
+            connection->header_failed = false;
+            throw std::runtime_error("a header field could not be taken");
+        }
         if (auto *session = session_of(ctx))
             return answer_message(ctx, session->end_of_header());
         return SMFIS_CONTINUE;
@@ -330,6 +355,8 @@ sfsistat on_end_of_message(SMFICTX *ctx) {
 
 sfsistat on_abort(SMFICTX *ctx) {
     return guarded(ctx, "abort", [&] {
+        if (auto *connection = connection_of(ctx))
+            connection->header_failed = false;
         if (auto *session = session_of(ctx))
             session->abort_transaction();
         return SMFIS_CONTINUE;
