@@ -57,9 +57,9 @@ struct Facts {
 // header, and the DKIM results at the end of the message.
 struct MessageFacts {
     const message::HeaderBlock *header = nullptr;
-    bool smtputf8 = false;         // Facts::smtputf8, for the header checks
-    std::int64_t now = 0;          // seconds since the epoch, for the Date window
-    bool dkim_verified = false;    // dkim.verify was on and the message ended
+    bool smtputf8 = false;                    // Facts::smtputf8, for the header checks
+    std::int64_t now = 0;                     // seconds since the epoch, for the Date window
+    bool dkim_verified = false;               // dkim.verify was on and the message ended
     std::vector<message::DkimSignature> dkim; // one per signature evaluated
 };
 

@@ -283,3 +283,40 @@ TEST_CASE("without the header stage the end of the message adds only Received-SP
     for (const auto &field : end.add_fields)
         CHECK(field.first == "Received-SPF");
 }
+
+TEST_CASE("from-spoofed undecided for DNS tempfails the message, never rejects") {
+    auto dns = world();
+    // The sender domain is ours; its SPF record cannot be looked up.
+    dns->add("ours.example", DnsType::MX, {"10 mail.good.example"});
+    dns->fail("ours.example", DnsType::TXT, DnsAnswer::Status::servfail);
+    const auto runtime = runtime_with(
+        {{"dkim.verify", "no"}, {"own-domains", "ours.example"}, {"policy.spf-temperror", "log"}},
+        dns);
+    LogCapture log;
+    MessageRun run(runtime, {"192.0.2.10", "mail.good.example", "bounce@ours.example"},
+                   {"user@dest.example"});
+    REQUIRE(run.answers.front().verdict == Verdict::continue_);
+    auto fields = plain_message();
+    std::erase_if(fields, [](const auto &field) { return field.first == "From"; });
+    fields.emplace_back("From", " The Boss <ceo@ours.example>");
+    REQUIRE(run.header(fields).verdict == Verdict::continue_);
+    const auto end = run.session.end_of_message();
+    CHECK(end.answer.verdict == Verdict::tempfail);
+    CHECK(end.answer.reply.code.front() == '4');
+    CHECK(log.has("stage=message rule=from-spoofed action=tempfail"));
+
+    // With SPF answering -all, the same message is refused.
+    auto answering = world();
+    answering->add("ours.example", DnsType::MX, {"10 mail.good.example"});
+    answering->add("ours.example", DnsType::TXT, {"v=spf1 -all"});
+    MessageRun refused(
+        runtime_with(
+            {{"dkim.verify", "no"}, {"own-domains", "ours.example"}, {"policy.spf-fail", "log"}},
+            answering),
+        {"192.0.2.10", "mail.good.example", "bounce@ours.example"}, {"user@dest.example"});
+    REQUIRE(refused.header(fields).verdict == Verdict::continue_);
+    const auto refusal = refused.session.end_of_message();
+    CHECK(refusal.answer.verdict == Verdict::reject);
+    CHECK(refusal.answer.reply.status == "5.7.1");
+    CHECK(refusal.add_fields.empty());
+}
