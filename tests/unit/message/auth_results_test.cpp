@@ -11,7 +11,7 @@ using namespace portcullis::message;
 TEST_CASE("the authserv-id of Authentication-Results values") {
     struct Row {
         std::string value;
-        const char *id;
+        std::string id;
     };
     const Row rows[] = {
         {"mx.example.org; dkim=pass header.d=example.org", "mx.example.org"},
@@ -47,7 +47,7 @@ TEST_CASE("the authserv-id of Authentication-Results values") {
         {"(" + std::string(8192, '('), ""},
         {std::string(8192, '"'), ""},
         {"long.example; " + std::string(8192, 'x'), "long.example"},
-        {std::string(8192, 'a'), std::string(8192, 'a').c_str()},
+        {std::string(8192, 'a'), std::string(8192, 'a')},
     };
     for (const auto &row : rows) {
         CAPTURE(row.value.substr(0, 80));
