@@ -43,11 +43,16 @@ stop_pids() {
     return 0
 }
 
-# pick_ports COUNT: sets PORTS to COUNT consecutive free TCP+UDP ports.
+# pick_ports COUNT: sets PORTS to COUNT consecutive free TCP+UDP ports,
+# below the kernel's ephemeral range: a port free at the start must not be
+# taken later by an outgoing connection (smtp-sink once found its port in
+# use after the end-to-end part had run).
 pick_ports() {
-    local count=$1 base _
+    local count=$1 base _ ephemeral
+    ephemeral=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [[ $ephemeral =~ ^[0-9]+$ ]] && [ "$ephemeral" -gt 12000 ] || ephemeral=32768
     for _ in $(seq 1 50); do
-        base=$((30000 + (RANDOM % 2000) * 16))
+        base=$((10000 + (RANDOM % ((ephemeral - 10000 - count) / 16)) * 16))
         if "$PYTHON" - "$base" "$count" <<'EOF'; then
 import socket, sys
 base, count = int(sys.argv[1]), int(sys.argv[2])
