@@ -3,7 +3,7 @@
 127.0.0.1, and the unbound.conf portcullis hands to libunbound.
 
     dns_world.py DIR --port PORT [--clients N] [--dnsbl-zones Z]
-                 [--listed-per-mille L]
+                 [--listed-per-mille L] [--zone NAME=FILE ...]
 
 Clients are 198.18.0.0 + i for i in [0, N) (RFC 2544's benchmarking
 range, which libunbound does not answer by itself). Client i has the PTR
@@ -16,7 +16,8 @@ L per mille of the clients (127.0.0.2 with a TXT reason), chosen by a
 hash of (client, zone), plus the RFC 5782 test entry 127.0.0.2.
 Sender domains *.senders.bench.example carry an SPF-style TXT record.
 127.0.0.1 has the PTR source.bench.example (and back), so Postfix's
-smtp-source client passes the reverse-DNS checks.
+smtp-source client passes the reverse-DNS checks. --zone adds a zone
+written elsewhere (the DKIM part's keys, bench/dkim_corpus.py).
 
 Writes DIR/nsd.conf, DIR/zones/*.zone, DIR/unbound.conf and
 DIR/world.json (the expected refusals per client pool, for reports).
@@ -74,6 +75,8 @@ def main():
     parser.add_argument("--clients", type=int, default=65536)
     parser.add_argument("--dnsbl-zones", type=int, default=10)
     parser.add_argument("--listed-per-mille", type=int, default=10)
+    parser.add_argument("--zone", action="append", default=[], metavar="NAME=FILE",
+                        help="serve this zone file too")
     args = parser.parse_args()
     if not 0 < args.clients <= 65536:
         parser.error("--clients must be in 1..65536 (one /16)")
@@ -108,6 +111,12 @@ def main():
                 lines.append(f'{key} TXT "{address(i)} is listed in {name} (benchmark data)"')
                 listings.setdefault(i, []).append(zone)
         zones[name] = write_zone(args.dir, name, lines)
+
+    for extra in args.zone:
+        name, _, path = extra.partition("=")
+        if not name or not path:
+            parser.error(f"--zone {extra}: want NAME=FILE")
+        zones[name.rstrip(".")] = os.path.abspath(path)
 
     with open(os.path.join(args.dir, "nsd.conf"), "w") as out:
         out.write(f"""server:

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Helpers for scripts/bench: ports, the DNS world (nsd + a delaying
-# proxy), the filters under test (null filter, portcullis), a Redis server
-# for the state store and a private Postfix with one smtpd per filter
-# setup. Sourced by scripts/bench.
+# proxy), the filters under test (null filter, portcullis, OpenDKIM), a
+# Redis server for the state store, a private Postfix with one smtpd per
+# filter setup and smtp-sink. Sourced by scripts/bench.
 #
 # Contract: everything lives under $WORK; servers listen on 127.0.0.1
 # only; every process started here is recorded in $WORK/pids and stopped
@@ -43,11 +43,16 @@ stop_pids() {
     return 0
 }
 
-# pick_ports COUNT: sets PORTS to COUNT consecutive free TCP+UDP ports.
+# pick_ports COUNT: sets PORTS to COUNT consecutive free TCP+UDP ports,
+# below the kernel's ephemeral range: a port free at the start must not be
+# taken later by an outgoing connection (smtp-sink once found its port in
+# use after the end-to-end part had run).
 pick_ports() {
-    local count=$1 base _
+    local count=$1 base _ ephemeral
+    ephemeral=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [[ $ephemeral =~ ^[0-9]+$ ]] && [ "$ephemeral" -gt 12000 ] || ephemeral=32768
     for _ in $(seq 1 50); do
-        base=$((30000 + (RANDOM % 2000) * 16))
+        base=$((10000 + (RANDOM % ((ephemeral - 10000 - count) / 16)) * 16))
         if "$PYTHON" - "$base" "$count" <<'EOF'; then
 import socket, sys
 base, count = int(sys.argv[1]), int(sys.argv[2])
@@ -71,11 +76,13 @@ EOF
 
 dns_answers() { dig +short +norec +time=1 +tries=1 -p "$1" @127.0.0.1 source.bench.example A | grep -q 127.0.0.1; }
 
-# start_dns_world NSD_PORT DELAY_PORT DELAY_MS
+# start_dns_world NSD_PORT DELAY_PORT DELAY_MS [DNS_WORLD_ARGS...]
+# (e.g. --zone NAME=FILE for more zones)
 start_dns_world() {
     local nsd_port=$1 delay_port=$2 delay_ms=$3
+    shift 3
     "$PYTHON" "$BENCH_DIR/dns_world.py" "$WORK/dns" --port "$nsd_port" --clients 65536 \
-        --dnsbl-zones 10 --listed-per-mille 10 || return 1
+        --dnsbl-zones 10 --listed-per-mille 10 "$@" || return 1
     nsd-checkconf "$WORK/dns/nsd.conf" || return 1
     nsd -d -c "$WORK/dns/nsd.conf" >"$WORK/dns/nsd.out" 2>&1 &
     remember_pid $!
@@ -110,7 +117,7 @@ socket_ready() {
     esac
 }
 
-# start_null NAME SOCKET [-l]: sets PID_<NAME>.
+# start_null NAME SOCKET [-l | -v]: sets PID_<NAME>.
 start_null() {
     local name=$1 socket=$2
     shift 2
@@ -180,19 +187,60 @@ write_portcullis_config() {
     } >"$file"
 }
 
-# start_portcullis NAME SOCKET DNS_PORT ZONES [BINARY [SOURCE_ROOT [STATE]]]:
+# start_portcullis NAME SOCKET DNS_PORT ZONES [BINARY [SOURCE_ROOT [STATE [OPTION...]]]]:
 # sets PID_<NAME>; log in $WORK/NAME.log. Another build's binary reads the
 # shipped files of its own source tree. STATE as for write_portcullis_config.
+# The OPTIONs go on its command line, after the file (--dkim.verify=yes).
 start_portcullis() {
     local name=$1 socket=$2 port=$3 zones=$4 binary=${5:-$BUILD/milter/portcullis}
     mkdir -p "$WORK/state"
     SOURCE_ROOT=${6:-$SOURCE_ROOT} write_portcullis_config "$WORK/$name.conf" "$socket" "$port" \
         "$zones" "${7:-off}" "$binary"
+    shift $(($# < 7 ? $# : 7))
     [ "${socket#unix:}" != "$socket" ] && rm -f "${socket#unix:}"
-    "$binary" -f -c "$WORK/$name.conf" >"$WORK/$name.log" 2>&1 &
+    "$binary" -f -c "$WORK/$name.conf" "$@" >"$WORK/$name.log" 2>&1 &
     remember_pid $!
     printf -v "PID_$name" '%s' $!
     wait_for 20 socket_ready "$socket" || { echo "portcullis $name did not start:" >&2; cat "$WORK/$name.log" >&2; return 1; }
+    [ "${socket#unix:}" != "$socket" ] && chmod 0666 "${socket#unix:}"
+    return 0
+}
+
+# start_opendkim NAME SOCKET DNS_PORT: the Debian package's OpenDKIM
+# (/usr/sbin/opendkim) in the foreground, set up as a typical inbound
+# verifier (Mode v, an Authentication-Results field on every message,
+# no syslog); sets PID_<NAME>; files in $WORK/NAME. Its key lookups go
+# through its own libunbound context, every query forwarded to the bench's
+# nsd on 127.0.0.1 (Nameservers: ub_ctx_set_fwd; nothing else is asked,
+# strace shows), no trust anchor (portcullis runs with dnssec = no too).
+# Not ResolverConfiguration: Debian's OpenDKIM (built with _FFR_VBR) makes
+# a libunbound context per message for VBR and applies that file to it,
+# from several threads at once, and libunbound's config file parser is
+# not reentrant: "fatal flex scanner internal error" under 20 sessions.
+start_opendkim() {
+    local name=$1 socket=$2 port=$3 dir=$WORK/$1
+    mkdir -p "$dir"
+    cat >"$dir/opendkim.conf" <<EOF
+# OpenDKIM for the portcullis benchmarks: verify only.
+Mode                    v
+Socket                  $socket
+UMask                   000
+PidFile                 $dir/opendkim.pid
+Syslog                  no
+SyslogSuccess           no
+LogWhy                  no
+AlwaysAddARHeader       yes
+AuthservID              mx.bench.example
+SoftwareHeader          no
+MaximumSignaturesToVerify 5
+DNSTimeout              5
+Nameservers             127.0.0.1@$port
+EOF
+    [ "${socket#unix:}" != "$socket" ] && rm -f "${socket#unix:}"
+    /usr/sbin/opendkim -f -x "$dir/opendkim.conf" >"$WORK/$name.log" 2>&1 &
+    remember_pid $!
+    printf -v "PID_$name" '%s' $!
+    wait_for 10 socket_ready "$socket" || { echo "opendkim $name did not start:" >&2; cat "$WORK/$name.log" >&2; return 1; }
     [ "${socket#unix:}" != "$socket" ] && chmod 0666 "${socket#unix:}"
     return 0
 }
@@ -216,10 +264,14 @@ start_redis() {
 # --- Postfix ------------------------------------------------------------
 
 # start_postfix BASE_PORT MILTER...: one smtpd on BASE_PORT+i per entry,
-# each "none" or a milter address as Postfix writes it.
+# each "none" or a milter address as Postfix writes it. With
+# POSTFIX_SAMPLE_RELAY=PORT, mail to sample.bench.example is relayed to
+# 127.0.0.1:PORT (an smtp-sink that keeps it); all else is discarded.
 start_postfix() {
-    local base=$1 dir=$WORK/postfix i=0 milter
+    local base=$1 dir=$WORK/postfix i=0 milter transport=""
     shift
+    [ -n "${POSTFIX_SAMPLE_RELAY:-}" ] &&
+        transport="inline:{sample.bench.example=smtp:[127.0.0.1]:$POSTFIX_SAMPLE_RELAY}"
     POSTFIX_CONF=$dir/conf
     mkdir -p "$POSTFIX_CONF" "$dir/queue"
     cat >"$POSTFIX_CONF/main.cf" <<EOF
@@ -248,6 +300,7 @@ alias_database =
 local_transport = discard
 default_transport = discard
 relay_transport = discard
+transport_maps = $transport
 maillog_file = $dir/maillog
 maillog_file_prefixes = $dir
 smtpd_client_connection_count_limit = 0
@@ -283,6 +336,7 @@ showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
+smtp      unix  -       -       n       -       -       smtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
@@ -303,18 +357,36 @@ stop_postfix() {
     POSTFIX_CONF=""
 }
 
-# smtp_run PORT MESSAGES SESSIONS OUT: smtp-source against PORT, prints
-# "<seconds> <messages per second> <refused>" (refused: smtp-source's
-# complaints about non-2xx replies).
+# smtp_run PORT MESSAGES SESSIONS OUT [FILE]: smtp-source against PORT
+# (1 KiB messages it makes up, or FILE each time), prints "<seconds>
+# <messages per second> <refused>" (refused: smtp-source's complaints
+# about non-2xx replies).
 smtp_run() {
-    local port=$1 messages=$2 sessions=$3 out=$4 start end
+    local port=$1 messages=$2 sessions=$3 out=$4 content=(-l 1024) start end
+    [ -n "${5:-}" ] && content=(-F "$5")
     start=$(date +%s.%N)
-    smtp-source -A -s "$sessions" -m "$messages" -r 1 -l 1024 -M source.bench.example \
+    smtp-source -A -s "$sessions" -m "$messages" -r 1 "${content[@]}" -M source.bench.example \
         -f sender@s1.senders.bench.example -t user@dest.bench.example \
         "127.0.0.1:$port" >"$out" 2>&1
     end=$(date +%s.%N)
     "$PYTHON" -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{s:.3f} {int(sys.argv[3])/s:.1f} {sys.argv[4]}')" \
         "$start" "$end" "$messages" "$(grep -c -i -E 'error|reject|[45][0-9][0-9] ' "$out")"
+}
+
+# start_smtp_sink NAME PORT [DUMP_DIR]: smtp-sink on 127.0.0.1:PORT, each
+# message kept as a file in DUMP_DIR when given; sets PID_<NAME>.
+start_smtp_sink() {
+    local name=$1 port=$2 dump=${3:-}
+    local args=(-u nobody -h sink.bench.example)
+    if [ -n "$dump" ]; then
+        mkdir -p "$dump"
+        chmod 0777 "$dump"
+        args+=(-d "$dump/msg.")
+    fi
+    smtp-sink "${args[@]}" "127.0.0.1:$port" 256 >"$WORK/$name.log" 2>&1 &
+    remember_pid $!
+    printf -v "PID_$name" '%s' $!
+    wait_for 10 socket_ready "inet:$port@127.0.0.1" || { cat "$WORK/$name.log" >&2; return 1; }
 }
 
 bench_cleanup() {

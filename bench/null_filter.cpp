@@ -2,13 +2,18 @@
 // libmilter filter whose callbacks only continue, run with the same
 // libmilter (Debian's worker pool) as portcullis.
 //
-//   null-filter -p SOCKET [-l] [-P PIDFILE]
+//   null-filter -p SOCKET [-l | -v] [-P PIDFILE]
 //
 // By default it registers every callback and negotiates nothing away, so
 // the MTA sends it every stage, headers and body included: "a filter
 // that does nothing" as Postfix sees one. With -l (lean) it asks the MTA
 // to leave out what portcullis leaves out (headers, end of headers, body,
 // DATA, unknown commands), for a like-for-like protocol comparison.
+// With -v (verifier-shaped) it takes every stage as by default, asks for
+// the actions a DKIM verifier asks for (SMFIF_ADDHDRS, SMFIF_CHGHDRS) and
+// at end of message inserts one fixed Authentication-Results field, as a
+// verifier does for every message: the floor for OpenDKIM and for
+// portcullis with DKIM verification and Authentication-Results on.
 // Stops on SIGTERM/SIGINT (libmilter's own handling).
 #include <libmilter/mfapi.h>
 
@@ -22,11 +27,13 @@
 namespace {
 
 bool lean = false;
+bool verifier = false;
+const unsigned long verifier_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
 
 sfsistat on_negotiate(SMFICTX *, unsigned long, unsigned long steps, unsigned long, unsigned long,
                       unsigned long *actions_out, unsigned long *steps_out, unsigned long *,
                       unsigned long *) {
-    *actions_out = 0;
+    *actions_out = verifier ? verifier_actions : 0;
     const unsigned long skip =
         SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
     *steps_out = lean ? (steps & skip) : 0;
@@ -59,7 +66,10 @@ sfsistat on_end_of_headers(SMFICTX *) {
 sfsistat on_body(SMFICTX *, unsigned char *, size_t) {
     return SMFIS_CONTINUE;
 }
-sfsistat on_end_of_message(SMFICTX *) {
+sfsistat on_end_of_message(SMFICTX *context) {
+    if (verifier)
+        smfi_insheader(context, 1, const_cast<char *>("Authentication-Results"),
+                       const_cast<char *>("mx.bench.example; none"));
     return SMFIS_CONTINUE;
 }
 sfsistat on_abort(SMFICTX *) {
@@ -70,7 +80,7 @@ sfsistat on_close(SMFICTX *) {
 }
 
 int usage() {
-    std::fprintf(stderr, "usage: null-filter -p SOCKET [-l] [-P PIDFILE]\n");
+    std::fprintf(stderr, "usage: null-filter -p SOCKET [-l | -v] [-P PIDFILE]\n");
     return 64;
 }
 
@@ -80,13 +90,16 @@ int main(int argc, char **argv) {
     std::string socket;
     std::string pid_file;
     int option;
-    while ((option = getopt(argc, argv, "p:lP:")) != -1) {
+    while ((option = getopt(argc, argv, "p:lvP:")) != -1) {
         switch (option) {
         case 'p':
             socket = optarg;
             break;
         case 'l':
             lean = true;
+            break;
+        case 'v':
+            verifier = true;
             break;
         case 'P':
             pid_file = optarg;
@@ -95,13 +108,13 @@ int main(int argc, char **argv) {
             return usage();
         }
     }
-    if (socket.empty())
+    if (socket.empty() || (lean && verifier))
         return usage();
 
     smfiDesc description{};
     description.xxfi_name = const_cast<char *>("null-filter");
     description.xxfi_version = SMFI_VERSION;
-    description.xxfi_flags = 0;
+    description.xxfi_flags = verifier ? verifier_actions : 0;
     description.xxfi_connect = on_connect;
     description.xxfi_helo = on_helo;
     description.xxfi_envfrom = on_mail;

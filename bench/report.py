@@ -173,7 +173,7 @@ def greylisting_report(targets, results, out, checks):
 
 
 def greylist_rate_report(data, out, checks):
-    out.append(f"6. Greylisting decisions (bench/greylist-rate, memory::decide_greylist over the "
+    out.append(f"7. Greylisting decisions (bench/greylist-rate, memory::decide_greylist over the "
                f"store, one at a time, {data['seconds']:g} s or more per path); LMDB in "
                f"{data.get('lmdb_filesystem', '?')} with a sync per write, Redis on loopback "
                f"(CPU: the driver's, + the server's from INFO cpu)")
@@ -195,7 +195,7 @@ def greylist_rate_report(data, out, checks):
 def spf_report(spf, out, checks):
     totals, rates, cpu = spf["totals"], spf["rates"], spf["cpu_us"]
     theirs = rates["spfquery"]
-    out.append(f"5. SPF, warm cache: the RFC 7208 suite's records, {len(spf['scenarios'])} scenarios "
+    out.append(f"6. SPF, warm cache: the RFC 7208 suite's records, {len(spf['scenarios'])} scenarios "
                f"served one at a time by nsd; {totals['kept']} of {totals['tests']} tests (left out: "
                f"those meeting a TIMEOUT name, {totals['tests'] - totals['usable']} with blanks in "
                f"an argument); one evaluation at a time; evaluations/s over one pass of the kept tests")
@@ -238,18 +238,9 @@ def spf_report(spf, out, checks):
                         f"spfquery's {theirs:.0f} on the same records")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("results")
-    parser.add_argument("--build", default="build")
-    args = parser.parse_args()
-    checks = Checks()
-    out = []
-    out.append(f"portcullis benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    out.append("machine: " + machine(args.build))
-    out.append("")
-
-    warm = load(os.path.join(args.results, "warm.json"))
+def warm_report(results, out, checks):
+    """Part 1: the load driver, warm cache (warm.json)."""
+    warm = load(os.path.join(results, "warm.json"))
     targets = by_target(warm)
     null = targets.get("null", [])
     pc = targets.get("portcullis", [])
@@ -259,11 +250,11 @@ def main():
     out.append(f"   {'filter':<12}{'sessions/s':>11}{'ratio':>7}{'CPU us/sess':>13}{'peak RSS':>10}"
                f"   {'decision ms p50/p99/max':<24}{'session ms p50/p99/max':<24}")
     base_rate = median(null, "sessions_per_second") if null else 0
-    for name, results in targets.items():
-        rate = median(results, "sessions_per_second")
-        cpu = median(results, "cpu_per_session_us")
-        peak = max(r["peak_kib"] for r in results) / 1024
-        best = sorted(results, key=lambda r: r["sessions_per_second"])[len(results) // 2]
+    for name, rows in targets.items():
+        rate = median(rows, "sessions_per_second")
+        cpu = median(rows, "cpu_per_session_us")
+        peak = max(r["peak_kib"] for r in rows) / 1024
+        best = sorted(rows, key=lambda r: r["sessions_per_second"])[len(rows) // 2]
         out.append(f"   {name:<12}{rate:>11.0f}{rate / base_rate if base_rate else 0:>7.2f}{cpu:>13.0f}"
                    f"{peak:>8.1f}Mi   {fmt_stage(stage(best, 'decision')):<24}"
                    f"{fmt_stage(stage(best, 'session')):<24}")
@@ -275,10 +266,12 @@ def main():
                       f"null filter's sessions/s (target >= 0.90)")
         checks.target(extra < 100, f"warm cache: portcullis CPU per session {extra:+.0f} us over the "
                       f"null filter (target < +100 us)")
-    greylisting_report(targets, args.results, out, checks)
-    out.append("")
+    greylisting_report(targets, results, out, checks)
 
-    cold = load(os.path.join(args.results, "cold.json"))
+
+def cold_report(results, out, checks):
+    """Part 2: the load driver, cold cache (cold.json)."""
+    cold = load(os.path.join(results, "cold.json"))
     c = by_target(cold)["portcullis"][0]
     p50, p99, top = stage(c, "decision")
     out.append(f"2. Load driver, cold cache: every client new, 20 ms added to every DNS answer, "
@@ -291,12 +284,14 @@ def main():
     correctness_of("cold", cold, checks)
     checks.target(p99 <= 50, f"cold cache, 20 ms DNS, 10 DNSBL zones: decision p99 {p99:.1f} ms "
                   f"(target <= 2 x 20 + 10 = 50 ms)")
-    out.append("")
 
-    hold = load(os.path.join(args.results, "hold.json"))
+
+def hold_report(results, out, checks):
+    """Part 3: sessions held open (hold.json)."""
+    hold = load(os.path.join(results, "hold.json"))
     out.append(f"3. Load driver, {hold['sessions']} sessions held open at once (after RCPT)")
-    for name, results in by_target(hold).items():
-        r = results[0]
+    for name, rows in by_target(hold).items():
+        r = rows[0]
         growth = (r["peak_kib"] - r["rss_before_kib"]) / hold["sessions"]
         out.append(f"   {name:<12} errors {r['errors']}; RSS before {r['rss_before_kib'] / 1024:.1f} MiB, "
                    f"all held {r['hold_rss_kib'] / 1024:.1f} MiB, peak {r['peak_kib'] / 1024:.1f} MiB "
@@ -307,12 +302,14 @@ def main():
                           f"{hold['sessions']} concurrent sessions: {r['errors']} errors, peak RSS "
                           f"{growth:+.1f} KiB per session (target 0 errors, < 30 KiB)")
     correctness_of("hold", hold, checks)
-    out.append("")
 
+
+def e2e_report(results, out, checks):
+    """Part 4: Postfix + smtp-source end to end (e2e.tsv)."""
     rows = {}
     serial = {}
     refused = 0
-    with open(os.path.join(args.results, "e2e.tsv")) as source:
+    with open(os.path.join(results, "e2e.tsv")) as source:
         for line in source:
             name, kind, _, seconds, rate, bad = line.rstrip("\n").split("\t")
             refused += int(bad)
@@ -341,20 +338,171 @@ def main():
         checks.target(ratio >= 0.90, f"end to end, unix socket: Postfix + portcullis at {ratio:.2f} "
                       f"of Postfix + null filter (target >= 0.90)")
     checks.correctness(refused == 0, f"end to end: {refused} smtp-source complaints (all mail accepted)")
-    out.append("")
 
-    greylist_path = os.path.join(args.results, "greylist.json")
-    spf_path = os.path.join(args.results, "spf.json")
-    if os.path.exists(spf_path):
-        spf_report(load(spf_path), out, checks)
+
+DKIM_SETUPS = ("postfix-alone", "null-verifier", "opendkim", "portcullis", "portcullis-no-dkim")
+
+
+def dkim_sample_checks(name, sample, refused, checks, label):
+    """A filter's sample must show dkim=pass for every signature, and its
+    tampered messages dkim=fail for every signature that arrived (the
+    filter may refuse them: `refused`)."""
+    good = sample.get(name, {})
+    bad = sample.get(f"{name}-tampered", {})
+    signatures = good.get("signatures", 0)
+    checks.correctness(
+        good.get("messages", 0) > 0 and good.get("all_passed", 0) == good["messages"]
+        and good.get("dkim_pass", 0) == signatures
+        and good.get("ed25519_pass", 0) == good.get("ed25519_signatures", 0) > 0,
+        f"DKIM sample through {label}: {good.get('messages', 0)} messages, {signatures} signatures "
+        f"({good.get('ed25519_signatures', 0)} Ed25519), dkim=pass for {good.get('dkim_pass', 0)} "
+        f"({good.get('ed25519_pass', 0)} Ed25519)")
+    checks.correctness(
+        bad.get("dkim_pass", 0) == 0 and bad.get("dkim_fail", 0) == bad.get("signatures", 0),
+        f"DKIM sample through {label}, body changed after signing: {refused} refused, "
+        f"{bad.get('messages', 0)} delivered with {bad.get('signatures', 0)} signatures, dkim=fail "
+        f"for {bad.get('dkim_fail', 0)}, dkim=pass for {bad.get('dkim_pass', 0)}")
+
+
+def dkim_report(results, out, checks):
+    """Part 5: Postfix with OpenDKIM, portcullis and the null filter (-v),
+    the signed corpus sent by smtp-feed (dkim/*.json, dkim-sample.json)."""
+    corpus = load(os.path.join(results, "dkim-corpus.json"))
+    with open(os.path.join(results, "dkim-portcullis.txt")) as source:
+        binary, options = (source.read().split("\n") + [""])[:2]
+    dkim_on = "--dkim.verify=yes" in options.split()
+    runs = {}
+    errors = []
+    for name in os.listdir(os.path.join(results, "dkim")):
+        if not name.endswith(".json"):
+            continue
+        run = load(os.path.join(results, "dkim", name))
+        stem = name[:-5]
+        if not stem.startswith("tampered-") and (run["refused"] or run["errors"]):
+            errors.append(f"{stem}: {run['refused']} refused, {run['errors']} failed")
+        setup, _, round_number = stem.rpartition("-")
+        if setup in DKIM_SETUPS and round_number.isdigit():
+            runs.setdefault(setup, []).append(run)
+    rounds = len(runs.get("postfix-alone", []))
+    out.append(f"5. DKIM end to end: Postfix + bench/smtp-feed, 20 sessions, one message each, "
+               f"{corpus['messages']} distinct messages signed by python3-dkim ({corpus['domains']} "
+               f"domains, RSA-2048 relaxed/relaxed, {corpus['dual_signed']} also Ed25519; "
+               f"{corpus['mean_bytes'] / 1024:.1f} KiB mean), 1 RCPT; median of {rounds} "
+               f"alternating rounds; filter CPU from /proc per message")
+    out.append(f"   {'setup':<20}{'msgs/s':>8}{'vs alone':>10}{'vs null-v':>11}{'filter CPU us/msg':>19}"
+               f"{'ms/msg p50/p99':>16}")
+    rate = {name: statistics.median(r["per_second"] for r in rows) for name, rows in runs.items()}
+    cpu = {name: statistics.median(r["watched"].get("filter", 0) for r in rows)
+           for name, rows in runs.items()}
+    alone = rate.get("postfix-alone", 0)
+    null = rate.get("null-verifier", 0)
+    for name in DKIM_SETUPS:
+        if name not in runs:
+            continue
+        middle = sorted(runs[name], key=lambda r: r["per_second"])[len(runs[name]) // 2]
+        latency = f"{middle['transaction_ms']['p50']:.1f}/{middle['transaction_ms']['p99']:.1f}"
+        cpu_text = f"{cpu[name]:.0f}" if name != "postfix-alone" else "-"
+        versus_null = f"{rate[name] / null:.2f}" if null and name != "postfix-alone" else ""
+        out.append(f"   {name:<20}{rate[name]:>8.0f}{rate[name] / alone if alone else 0:>10.2f}"
+                   f"{versus_null:>11}{cpu_text:>19}{latency:>16}")
+    out.append(f"   null-verifier: null-filter -v, every stage, one Authentication-Results field per "
+               f"message; opendkim: /usr/sbin/opendkim {package_version('opendkim')}, Mode v; "
+               f"portcullis: {binary} {options or '(no options added)'}"
+               + ("; portcullis-no-dkim: the same with --dkim.verify=no --authentication-results=no"
+                  if "portcullis-no-dkim" in runs else ""))
+    if not dkim_on:
+        out.append("   this portcullis build has no dkim.verify: its row verifies nothing "
+                   "(set PORTCULLIS_BENCH_DKIM_BUILD to a build that has it)")
+    ceiling = load(os.path.join(results, "dkim", "ceiling.json"))
+    with open(os.path.join(results, "dkim", "smtp-source.txt")) as source:
+        _, source_rate, source_refused = source.read().split()
+    fastest = max(rate.values()) if rate else 0
+    out.append(f"   smtp-feed alone into smtp-sink: {ceiling['per_second']:.0f} msgs/s, "
+               f"{ceiling['client_cpu_us']:.0f} us of its own CPU per message "
+               f"({ceiling['per_second'] / fastest if fastest else 0:.1f} x the fastest setup); "
+               f"smtp-source into postfix-alone, one corpus message 1000 times: {float(source_rate):.0f} "
+               f"msgs/s ({source_refused} complaints)")
+    sample = load(os.path.join(results, "dkim-sample.json"))
+    tampered_refused = {name: load(os.path.join(results, "dkim", f"tampered-{i}.json"))["refused"]
+                        for i, name in enumerate(DKIM_SETUPS[:4]) if i}
+    for name in ("opendkim", "portcullis"):
+        example = sample.get(name, {}).get("example", "")
+        if example:
+            out.append(f"   {name} wrote: Authentication-Results: {example[:300]}")
+
+    checks.correctness(not errors, "DKIM end to end: every message accepted"
+                       + (f" (not so: {'; '.join(errors)})" if errors else ""))
+    checks.correctness(ceiling["per_second"] >= 2 * fastest,
+                       f"DKIM end to end: smtp-feed's ceiling {ceiling['per_second']:.0f} msgs/s is "
+                       f"at least twice the fastest setup's {fastest:.0f} (it is not the bottleneck)")
+    dkim_sample_checks("opendkim", sample, tampered_refused["opendkim"], checks, "OpenDKIM")
+    nullv = sample.get("null-verifier", {})
+    checks.correctness(nullv.get("ar_fields", 0) == nullv.get("messages", -1),
+                       f"DKIM sample through null-filter -v: {nullv.get('messages', 0)} messages, "
+                       f"{nullv.get('ar_fields', 0)} Authentication-Results fields")
+    pc, odk = rate.get("portcullis", 0), rate.get("opendkim", 0)
+    versus_opendkim = pc / odk if odk else 0
+    versus_null = pc / null if null else 0
+    cpu_text = (f"CPU per message: portcullis {cpu.get('portcullis', 0):.0f} us, OpenDKIM "
+                f"{cpu.get('opendkim', 0):.0f} us, null filter {cpu.get('null-verifier', 0):.0f} us")
+    if dkim_on:
+        dkim_sample_checks("portcullis", sample, tampered_refused["portcullis"], checks,
+                           "portcullis")
+        checks.target(versus_opendkim >= 1.25,
+                      f"DKIM end to end: Postfix + portcullis (DKIM, A-R) at {versus_opendkim:.2f} x "
+                      f"Postfix + OpenDKIM's msgs/s (target >= 1.25)")
+        checks.target(versus_null >= 0.85,
+                      f"DKIM end to end: Postfix + portcullis (DKIM, A-R) at {versus_null:.2f} x "
+                      f"Postfix + the null filter taking every stage (target >= 0.85)")
+        checks.lines.append(f"  [info] DKIM end to end: {cpu_text}")
+        if "portcullis-no-dkim" in rate:
+            checks.lines.append(
+                f"  [info] DKIM end to end: DKIM and A-R cost portcullis "
+                f"{cpu['portcullis'] - cpu['portcullis-no-dkim']:+.0f} us of CPU per message and "
+                f"take it to {pc / rate['portcullis-no-dkim']:.2f} x its msgs/s without them")
     else:
-        checks.correctness(False, "SPF: no results (see spf.out)")
+        checks.lines.append(f"  [info] DKIM end to end: targets not judged, this portcullis build "
+                            f"has no dkim.verify ({versus_opendkim:.2f} x OpenDKIM, "
+                            f"{versus_null:.2f} x the null filter without verifying; {cpu_text})")
+
+
+def spf_part(results, out, checks):
+    spf_report(load(os.path.join(results, "spf.json")), out, checks)
+
+
+def greylist_part(results, out, checks):
+    greylist_rate_report(load(os.path.join(results, "greylist.json")), out, checks)
+
+
+# scripts/bench's parts: name, report, where to look when results are missing.
+PARTS = (("warm", warm_report, "warm.txt"), ("cold", cold_report, "cold.txt"),
+         ("hold", hold_report, "hold.txt"), ("e2e", e2e_report, "the bench's log"),
+         ("dkim", dkim_report, "dkim/*.txt"), ("spf", spf_part, "spf.out"),
+         ("greylist", greylist_part, "greylist.out"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("results")
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--parts", default=" ".join(name for name, _, _ in PARTS),
+                        help="the parts that ran (scripts/bench's names)")
+    args = parser.parse_args()
+    checks = Checks()
+    out = []
+    out.append(f"portcullis benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    out.append("machine: " + machine(args.build))
     out.append("")
-    if os.path.exists(greylist_path):
-        greylist_rate_report(load(greylist_path), out, checks)
-    else:
-        checks.correctness(False, "greylisting: no results (see greylist.out)")
-    out.append("")
+    ran = args.parts.split()
+    for name, report, source in PARTS:
+        if name not in ran:
+            continue
+        try:
+            report(args.results, out, checks)
+        except FileNotFoundError as missing:
+            checks.correctness(False, f"{name}: no results ({missing.filename} missing; "
+                                      f"see {source})")
+        out.append("")
     out.append("Targets and checks")
     out.extend(checks.lines)
     print("\n".join(out))

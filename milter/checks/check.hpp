@@ -23,7 +23,10 @@
 #include "core/rule.hpp"
 #include "core/session_notes.hpp"
 #include "core/verdict.hpp"
+#include "message/dkim_verifier.hpp"
+#include "message/header_block.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,10 +45,22 @@ struct Facts {
     int helo_count = 0;
     std::string sender; // MAIL FROM address, without angle brackets
     bool sender_seen = false;
+    bool smtputf8 = false;                  // MAIL FROM carried SMTPUTF8 (RFC 6531)
     std::string auth_user;                  // {auth_authen}
     std::vector<std::string> own_hostnames; // the MTA's j macro plus own-hostnames
     std::vector<IpAddress> own_addresses;   // {daemon_addr} plus own-addresses
     std::string mta_hostname;               // the MTA's j macro, "" when unknown
+};
+
+// What the MTA sent of the message, for the checks of the header and
+// message stages: the header as accumulated (bounded) at the end of the
+// header, and the DKIM results at the end of the message.
+struct MessageFacts {
+    const message::HeaderBlock *header = nullptr;
+    bool smtputf8 = false;                    // Facts::smtputf8, for the header checks
+    std::int64_t now = 0;                     // seconds since the epoch, for the Date window
+    bool dkim_verified = false;               // dkim.verify was on and the message ended
+    std::vector<message::DkimSignature> dkim; // one per signature evaluated
 };
 
 // Data a check loads from the files its options name (patterns, lists):
@@ -78,6 +93,8 @@ struct CheckContext {
     const CheckDataSet &data;
     Lookups &lookups;
     SessionNotes &notes; // made by SessionNotes::create()
+    // Set for the checks of the header and message stages only.
+    const MessageFacts *message = nullptr;
 };
 
 class Check {
@@ -110,7 +127,7 @@ class Check {
     }
 };
 
-// Every registered check: by stage (connect, helo, mail), in the order of
+// Every registered check: by stage (connect, helo, mail, header, message), in the order of
 // registration within a stage. Within a stage the first rejecting rule
 // decides, so the order matters.
 std::span<const Check *const> all_checks();

@@ -125,6 +125,20 @@ struct Config {
         bool add_header = false;
     } spf;
 
+    // The message stage (milter/message/): header checks, DKIM and the
+    // Authentication-Results field.
+    struct Message {
+        std::chrono::milliseconds date_past{};   // headers.date-past
+        std::chrono::milliseconds date_future{}; // headers.date-future
+        unsigned max_fields = 0;                 // headers.max-fields
+        std::uint64_t max_bytes = 0;             // headers.max-bytes
+        std::vector<std::string> own_domains;    // lower-case, no trailing dot
+        bool dkim_verify = false;
+        unsigned dkim_max_signatures = 0;
+        bool authentication_results = false;
+        std::string authserv_id; // lower-case; empty: the MTA's j macro
+    } message;
+
     // The state store (milter/state/): memory across sessions.
     struct State {
         std::string backend; // "lmdb" or "redis"

@@ -315,6 +315,20 @@ bool Lookups::wait_until(Clock::time_point deadline) {
     return changed_.wait_until(lock, deadline, [this] { return pending_ == 0; });
 }
 
+bool Lookups::wait_for(const std::string &name, DnsType type, Clock::time_point deadline) {
+    const std::string key = key_of(name, type);
+    std::unique_lock lock(mutex_);
+    // The entry is looked up again at every wake: release_ended() may
+    // erase it meanwhile.
+    const auto answered = [&](bool &held) {
+        auto it = entries_.find(key);
+        held = it != entries_.end();
+        return held && it->second->answer.has_value();
+    };
+    bool held = false;
+    return changed_.wait_until(lock, deadline, [&] { return answered(held) || !held; }) && held;
+}
+
 std::optional<Lookups::Excess> Lookups::exhausted() const {
     std::lock_guard lock(mutex_);
     return excess_;

@@ -84,6 +84,11 @@ class Lookups : public std::enable_shared_from_this<Lookups> {
     // continuations) is complete, or the deadline passes. Returns true if
     // all completed.
     bool wait_until(Clock::time_point deadline);
+    // Waits until the lookup of (name, type) is complete, or the deadline
+    // passes; false at once for one never started (or released). For a
+    // caller that needs one answer, not all (a DKIM key at end of
+    // message). Its continuations may still be running when it returns.
+    bool wait_for(const std::string &name, DnsType type, Clock::time_point deadline);
 
     // For the session's thread: whether the lookups it starts from now on
     // (outside continuations) belong to the current transaction, or to

@@ -2,7 +2,7 @@
 // goes to: its declaration and the conversion that checks and stores it.
 // config.cpp holds the general and policy options; the options of the
 // state store, greylisting and the abuse counters live in
-// memory_options.cpp. Internal to core.
+// memory_options.cpp, those of the message stage in message_options.cpp. Internal to core.
 #pragma once
 
 #include "config.hpp"
@@ -24,5 +24,9 @@ struct BoundOption {
 // state.*, greylist.* and limits.*, in the order of --help and
 // portcullis.conf(5), after the general options.
 std::span<const BoundOption> memory_options();
+
+// headers.*, own-domains, dkim.*, authentication-results and authserv-id:
+// the message stage, after the memory options.
+std::span<const BoundOption> message_options();
 
 } // namespace portcullis

@@ -16,6 +16,10 @@ std::string_view to_string(Stage stage) {
         return "mail";
     case Stage::rcpt:
         return "rcpt";
+    case Stage::header:
+        return "header";
+    case Stage::message:
+        return "message";
     }
     return "?";
 }

@@ -10,7 +10,8 @@
 
 namespace portcullis {
 
-enum class Stage { connect, helo, mail, rcpt };
+// header: at the end of the message's header; message: at its end (DKIM).
+enum class Stage { connect, helo, mail, rcpt, header, message };
 std::string_view to_string(Stage stage);
 
 enum class Outcome {

@@ -7,11 +7,14 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 
 namespace portcullis {
 
@@ -24,6 +27,11 @@ std::atomic<std::size_t> connections_open{0};
 // SMTP client and counts itself, so that shutdown knows what is in flight.
 struct Connection {
     std::unique_ptr<Session> session;
+    // What negotiation settled for the message stage.
+    bool leading_space = false;   // SMFIP_HDR_LEADSPC: header values as sent
+    bool skip_body = false;       // SMFIP_SKIP: the rest of the body may be skipped
+    bool no_header_reply = false; // SMFIP_NR_HDR: header fields are not answered
+    bool header_failed = false;   // an internal error at a header field: EOH tempfails
 
     Connection() { ++connections_open; }
     ~Connection() { --connections_open; }
@@ -79,6 +87,23 @@ std::string strip_brackets(const char *argument) {
     if (text.size() >= 2 && text.front() == '<' && text.back() == '>')
         text = text.substr(1, text.size() - 2);
     return std::string(text);
+}
+
+// Whether the ESMTP parameters after the address (argv[1] on) hold
+// `name`, alone or as name=value, in any case.
+bool has_parameter(char **argv, std::string_view name) {
+    if (!argv || !argv[0])
+        return false;
+    for (char **argument = argv + 1; *argument; ++argument) {
+        std::string_view text = *argument;
+        text = text.substr(0, text.find('='));
+        if (text.size() == name.size() &&
+            std::equal(text.begin(), text.end(), name.begin(), [](char a, char b) {
+                return std::toupper(static_cast<unsigned char>(a)) == b;
+            }))
+            return true;
+    }
+    return false;
 }
 
 bool set_reply(SMFICTX *ctx, const Reply &reply) {
@@ -144,22 +169,44 @@ bool listening_on_tcp() {
 sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, unsigned long,
                       unsigned long, unsigned long *actions_out, unsigned long *steps_out,
                       unsigned long *, unsigned long *) {
-    // Adding headers (Received-SPF) is all we change in a message.
-    *actions_out = actions & SMFIF_ADDHDRS;
-    // Skip what we never look at, when the MTA can leave it out.
-    unsigned long skip = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY;
+    const auto runtime = current_runtime();
+    const auto needs = runtime ? runtime->message_needs : MessageNeeds{};
+    // Adding headers (Received-SPF, Authentication-Results), and deleting
+    // forged Authentication-Results fields, is all we change in a message.
+    *actions_out = actions & (SMFIF_ADDHDRS | (needs.change_fields ? SMFIF_CHGHDRS : 0));
+    // Skip what no configured check looks at, when the MTA can leave it out.
+    unsigned long skip = 0;
+    if (!needs.header)
+        skip |= SMFIP_NOHDRS | SMFIP_NOEOH;
+    if (!needs.body)
+        skip |= SMFIP_NOBODY;
     if (!listening_on_tcp())
         skip |= SMFIP_NODATA;
     // The abuse counters see the recipients the MTA refused itself
     // ({rcpt_mailer} = error) and the commands it did not know.
-    const auto runtime = current_runtime();
     const bool counting = runtime && runtime->store;
     if (!counting || !runtime->config->limits.unknown_commands)
         skip |= SMFIP_NOUNKNOWN;
     *steps_out = steps & skip;
     if (counting && runtime->config->limits.rejected_recipients)
         *steps_out |= steps & SMFIP_RCPT_REJ;
-    attach_connection(ctx);
+    auto &connection = attach_connection(ctx);
+    // DKIM's simple header canonicalization needs the white space after
+    // the colon as it was sent.
+    if (needs.header && (steps & SMFIP_HDR_LEADSPC)) {
+        *steps_out |= SMFIP_HDR_LEADSPC;
+        connection.leading_space = true;
+    }
+    // Nothing refuses at a header field (the header is judged at its end):
+    // the MTA need not wait for an answer to each.
+    if (needs.header && (steps & SMFIP_NR_HDR)) {
+        *steps_out |= SMFIP_NR_HDR;
+        connection.no_header_reply = true;
+    }
+    if (needs.body && (steps & SMFIP_SKIP)) {
+        *steps_out |= SMFIP_SKIP;
+        connection.skip_body = true;
+    }
     smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char *>("j {daemon_addr} _"));
     smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char *>("j"));
     smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char *>("i {auth_authen}"));
@@ -195,7 +242,8 @@ sfsistat on_mail(SMFICTX *ctx, char **argv) {
     return guarded(ctx, "mail", [&] {
         if (auto *session = session_of(ctx))
             return answer_command(ctx, session->mail(strip_brackets(argv ? argv[0] : nullptr),
-                                                     macro(ctx, "{auth_authen}")));
+                                                     macro(ctx, "{auth_authen}"),
+                                                     has_parameter(argv, "SMTPUTF8")));
         return SMFIS_CONTINUE;
     });
 }
@@ -218,22 +266,97 @@ sfsistat on_recipient(SMFICTX *ctx, char **argv) {
     });
 }
 
+// A verdict on the whole message, at the end of the header or of the message.
+sfsistat answer_message(SMFICTX *ctx, const MessageAnswer &answer) {
+    if (answer.verdict != Verdict::reject && answer.verdict != Verdict::tempfail)
+        return SMFIS_CONTINUE;
+    set_reply(ctx, answer.reply);
+    return answer.verdict == Verdict::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+sfsistat on_header(SMFICTX *ctx, char *name, char *value) {
+    auto *connection = connection_of(ctx);
+    if (!connection || !connection->session)
+        return SMFIS_CONTINUE;
+    const sfsistat answer = connection->no_header_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    if (connection->header_failed)
+        return answer;
+    try {
+        std::string_view text = value ? value : "";
+        if (connection->leading_space)
+            connection->session->header(name ? name : "", text);
+        else
+            // The MTA took the space after the colon away; one is the usual.
+            connection->session->header(name ? name : "", " " + std::string(text));
+        return answer;
+    } catch (const std::exception &error) {
+        log_error(std::string("internal error at header: ") + error.what() +
+                  "; tempfailing at the end of the header");
+    } catch (...) {
+        log_error("internal error at header; tempfailing at the end of the header");
+    }
+    // A header field gets no answer (SMFIP_NR_HDR): the end of the header
+    // carries the tempfail.
+    connection->header_failed = true;
+    return answer;
+}
+
+sfsistat on_end_of_header(SMFICTX *ctx) {
+    return guarded(ctx, "eoh", [&] {
+        if (auto *connection = connection_of(ctx); connection && connection->header_failed) {
+            connection->header_failed = false;
+            throw std::runtime_error("a header field could not be taken");
+        }
+        if (auto *session = session_of(ctx))
+            return answer_message(ctx, session->end_of_header());
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t size) {
+    return guarded(ctx, "body", [&] {
+        auto *connection = connection_of(ctx);
+        if (!connection || !connection->session)
+            return SMFIS_CONTINUE;
+        const bool more = connection->session->body(
+            std::string_view(reinterpret_cast<const char *>(chunk), chunk ? size : 0));
+        return !more && connection->skip_body ? SMFIS_SKIP : SMFIS_CONTINUE;
+    });
+}
+
 sfsistat on_end_of_message(SMFICTX *ctx) {
     return guarded(ctx, "eom", [&] {
-        if (auto *session = session_of(ctx)) {
-            // Position 1: just below the MTA's own Received: header.
-            if (const auto value = session->received_spf_header();
-                value && smfi_insheader(ctx, 1, const_cast<char *>("Received-SPF"),
-                                        const_cast<char *>(value->c_str())) != MI_SUCCESS)
-                log_warning("session=" + session->id() + " could not add Received-SPF");
-            session->reset_transaction();
-        }
+        auto *connection = connection_of(ctx);
+        auto *session = connection ? connection->session.get() : nullptr;
+        if (!session)
+            return SMFIS_CONTINUE;
+        const auto end = session->end_of_message();
+        session->reset_transaction();
+        if (end.answer.verdict != Verdict::continue_)
+            return answer_message(ctx, end.answer);
+        // Highest index first: a deletion shifts only the fields after it.
+        for (const auto index : end.delete_authentication_results)
+            if (smfi_chgheader(ctx, const_cast<char *>("Authentication-Results"),
+                               static_cast<int>(index), nullptr) != MI_SUCCESS)
+                log_warning("session=" + session->id() +
+                            " could not delete a forged Authentication-Results field");
+        // Each lands at position 1, just below the MTA's own Received:
+        // field, above the one added before it: in reverse order.
+        // With SMFIP_HDR_LEADSPC the MTA writes the value as given, the
+        // space after the colon included.
+        const std::string space = connection->leading_space ? " " : "";
+        for (auto field = end.add_fields.rbegin(); field != end.add_fields.rend(); ++field)
+            if (smfi_insheader(ctx, 1, const_cast<char *>(field->first.c_str()),
+                               const_cast<char *>((space + field->second).c_str())) != MI_SUCCESS)
+                log_warning("session=" + session->id() + " could not add " + field->first);
         return SMFIS_CONTINUE;
     });
 }
 
 sfsistat on_abort(SMFICTX *ctx) {
     return guarded(ctx, "abort", [&] {
+        if (auto *connection = connection_of(ctx))
+            connection->header_failed = false;
         if (auto *session = session_of(ctx))
             session->abort_transaction();
         return SMFIS_CONTINUE;
@@ -274,11 +397,14 @@ smfiDesc milter_description() {
     smfiDesc description{};
     description.xxfi_name = const_cast<char *>("portcullis");
     description.xxfi_version = SMFI_VERSION;
-    description.xxfi_flags = SMFIF_ADDHDRS;
+    description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
     description.xxfi_connect = on_connect;
     description.xxfi_helo = on_helo;
     description.xxfi_envfrom = on_mail;
     description.xxfi_envrcpt = on_recipient;
+    description.xxfi_header = on_header;
+    description.xxfi_eoh = on_end_of_header;
+    description.xxfi_body = on_body;
     description.xxfi_eom = on_end_of_message;
     description.xxfi_abort = on_abort;
     description.xxfi_unknown = on_unknown;

@@ -31,6 +31,9 @@ std::shared_ptr<const Runtime> Runtime::start(Runtime loaded, std::shared_ptr<Re
     if (!resolver)
         throw std::invalid_argument("Runtime::start needs a resolver");
     loaded.resolver = std::make_shared<SharedAnswers>(std::move(resolver));
+    loaded.message_needs = portcullis::message_needs(*loaded.config);
+    if (loaded.config->message.dkim_verify)
+        loaded.dkim = std::make_shared<const message::DkimLibrary>();
     return std::make_shared<const Runtime>(std::move(loaded));
 }
 

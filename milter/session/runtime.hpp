@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/dns.hpp"
 #include "core/replies.hpp"
+#include "message/dkim_verifier.hpp"
 #include "state/store.hpp"
 
 #include <memory>
@@ -18,6 +19,16 @@
 #include <vector>
 
 namespace portcullis {
+
+// What the message stage needs the MTA to send and allow under a
+// configuration; all false when every message check is off.
+struct MessageNeeds {
+    bool header = false;        // header fields and the end of the header
+    bool body = false;          // the body (DKIM)
+    bool add_fields = false;    // SMFIF_ADDHDRS
+    bool change_fields = false; // SMFIF_CHGHDRS (deleting forged A-R fields)
+};
+MessageNeeds message_needs(const Config &config);
 
 struct Runtime {
     std::shared_ptr<const Config> config;
@@ -28,6 +39,11 @@ struct Runtime {
     // are off (`portcullis -n`, tests of other things). The daemon opens
     // it once and hands it to every runtime it builds (with_store()).
     std::shared_ptr<state::Store> store;
+    // libopendkim's library handle, with its DNS hooks on our lookups;
+    // null when dkim.verify is off.
+    std::shared_ptr<const message::DkimLibrary> dkim;
+    // message_needs(*config), for the negotiation and every session.
+    MessageNeeds message_needs;
     // The clock the store's entries are written and read with; null: the
     // system clock (tests set their own).
     state::Time (*clock)() = nullptr;

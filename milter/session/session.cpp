@@ -1,5 +1,7 @@
 #include "session.hpp"
 
+#include "message_state.hpp"
+
 #include "core/log.hpp"
 
 #include <atomic>
@@ -124,7 +126,7 @@ CommandAnswer Session::helo(std::string name) {
     return refused ? refused_command() : CommandAnswer{};
 }
 
-CommandAnswer Session::mail(std::string sender, std::string auth_user) {
+CommandAnswer Session::mail(std::string sender, std::string auth_user, bool smtputf8) {
     if (auto blocked = blocked_command(Stage::mail))
         return *blocked;
     if (abort_pending_) {
@@ -136,6 +138,7 @@ CommandAnswer Session::mail(std::string sender, std::string auth_user) {
     facts_.sender = std::move(sender);
     facts_.sender_seen = true;
     facts_.auth_user = std::move(auth_user);
+    facts_.smtputf8 = smtputf8;
     identity_.update(facts_);
     ++transactions_;
     transaction_open_ = true;
@@ -154,6 +157,8 @@ CommandAnswer Session::mail(std::string sender, std::string auth_user) {
 }
 
 void Session::reset_transaction() {
+    message_.reset();
+    accepted_recipients_ = 0;
     transaction_open_ = false;
     transaction_recipients_ = 0;
     evaluation_.reset();
@@ -314,6 +319,8 @@ RecipientAnswer Session::recipient(const std::string &address, bool mta_rejected
     count_refusal(answer, address);
     if (auto blocked = blocked_recipient(address))
         return *blocked;
+    if (answer.verdict == Verdict::continue_ && !first_match(address, config().exempt_recipients))
+        ++accepted_recipients_;
     return answer;
 }
 

@@ -59,21 +59,54 @@ struct RecipientAnswer {
     std::string log_fields;
 };
 
+// The verdict at the end of the header or of the message, for the whole
+// message: when every recipient the transaction accepted is exempt, the
+// message is accepted and the refusal only logged.
+struct MessageAnswer {
+    Verdict verdict = Verdict::continue_;        // what goes to the MTA
+    Verdict policy_verdict = Verdict::continue_; // what the policy decided
+    Reply reply;                                 // set when policy_verdict is reject or tempfail
+    std::string rule;
+    bool exempt = false;
+    bool dry_run = false;
+};
+
+// What the end of the message changes in it.
+struct EndOfMessage {
+    MessageAnswer answer;
+    // Authentication-Results fields that claim our authserv-id: their
+    // indexes among the fields of that name (1-based, as smfi_chgheader
+    // counts), highest first, so that deleting one shifts none of the rest.
+    std::vector<std::size_t> delete_authentication_results;
+    // Fields to insert at the top of the header (just below the MTA's own
+    // Received:), in this order.
+    std::vector<std::pair<std::string, std::string>> add_fields;
+};
+
 class Session {
   public:
     Session(std::shared_ptr<const Runtime> runtime, std::string id);
+    ~Session();
     Session(const Session &) = delete;
     Session &operator=(const Session &) = delete;
 
     void connect(std::optional<IpAddress> client, std::string client_name, std::string mta_hostname,
                  std::optional<IpAddress> daemon_address);
     CommandAnswer helo(std::string name);
-    CommandAnswer mail(std::string sender, std::string auth_user);
+    CommandAnswer mail(std::string sender, std::string auth_user, bool smtputf8 = false);
     // `mta_rejected`: the MTA refused the recipient itself ({rcpt_mailer}
     // is error, with SMFIP_RCPT_REJ); it is only counted.
     RecipientAnswer recipient(const std::string &address, bool mta_rejected = false);
     // An SMTP command the MTA did not know (xxfi_unknown): counted.
     CommandAnswer unknown_command();
+    // The message (session/message.cpp): each header field as the MTA
+    // sends it (the value with its leading white space, SMFIP_HDR_LEADSPC),
+    // the end of the header, body chunks (false: no check needs more of
+    // the body), the end of the message. Then reset_transaction().
+    void header(std::string_view name, std::string_view value);
+    MessageAnswer end_of_header();
+    bool body(std::string_view chunk);
+    EndOfMessage end_of_message();
     // The end of a message: forget the transaction.
     void reset_transaction();
     // The MTA aborted the transaction (RSET, a new HELO, a lost client):
@@ -161,6 +194,18 @@ class Session {
     bool transaction_open_ = false;
     unsigned transaction_recipients_ = 0;
     bool abort_pending_ = false;
+
+    // The message of the transaction (session/message.cpp).
+    struct MessageState;
+    std::unique_ptr<MessageState> message_;
+    MessageNeeds message_needs_;       // of the session's configuration
+    unsigned accepted_recipients_ = 0; // accepted and not exempt, this transaction
+    MessageState &message_state();
+    MessageAnswer message_verdict(Stage stage);
+    void log_message_decision(const MessageAnswer &answer, Stage stage,
+                              const std::vector<std::string> &logged) const;
+    std::string authserv_id() const;
+    std::optional<std::string> authentication_results() const;
 };
 
 // A new session id: short, unique within this process's lifetime.

@@ -112,6 +112,11 @@ def main():
         answers.append(bytes([i % 6, 0x01 | (i & 0x24), 0]) + len(rdata).to_bytes(2, "big") + rdata)
     write("dns_wire_fuzz", rdatas + answers)
 
+    signatures = literals("message/dkim_wire_test.cpp", "message/dkim_test.cpp")
+    write("dkim_signature_fuzz", [t for t in signatures if b"=" in t] +
+          [b"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=sel; h=from : to;"
+           b"\r\n bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA=="])
+
     write("helo_syntax_fuzz", short)
     write("policy_text_fuzz", entries + [t for t in literals("core/config_test.cpp",
                                                              "core/policy_test.cpp")
@@ -125,6 +130,33 @@ def main():
                                    "checks/spf_test.cpp")
                if t.startswith(b"v=spf1")]
     write("spf_record_fuzz", records)
+
+    dates = literals("message/date_test.cpp")
+    write("date_fuzz", [t for t in dates if t and not t[:1].isdigit() or b":" in t])
+    write("message_id_fuzz", [t for t in literals("message/message_id_test.cpp") if t])
+
+    # FIELDS BYTES, then NAME_LENGTH NAME VALUE_LENGTH(2) VALUE per field
+    def fields(pairs, max_fields=20, max_bytes=64):
+        out = bytes([max_fields, max_bytes])
+        for name, value in pairs:
+            out += bytes([len(name)]) + name + len(value).to_bytes(2, "big") + value
+        return out
+    blocks = []
+    names = [b"From", b"Date", b"Subject", b"DKIM-Signature", b"Received", b"To",
+             b"Message-ID", b"X-Bad\x80", b"Sub ject", b""]
+    values = [t for t in literals("message/header_block_test.cpp",
+                                  "message/address_list_test.cpp") if len(t) < 300]
+    for i in range(0, len(values), 3):
+        pairs = [(names[(i + j) % len(names)], v) for j, v in enumerate(values[i:i + 3])]
+        blocks.append(fields(pairs, 2 + i % 20, 1 + i % 255))
+    blocks.append(fields([(b"Subject", b"a" * 995 + b"\r\n b\rc\0")], 3, 40))
+    write("header_block_fuzz", blocks)
+
+    auth = literals("message/auth_results_test.cpp", "message/address_list_test.cpp")
+    pieces = [b"mx.example.org", b"dkim", b"pass", b"bad\"sig\"", b"header", b"d",
+              b"a@example.org", b"comment (x)"]
+    write("auth_results_fuzz", [t for t in auth if t and len(t) < 1000] +
+          [b"\0".join(pieces), b"\0".join([b"\"q id\""] + pieces[1:])])
 
 
 if __name__ == "__main__":

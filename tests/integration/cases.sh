@@ -779,6 +779,7 @@ run_all_cases() {
     run_case dns-timeout-tempfails case_dns_timeout_tempfails
     run_case dns-closed-port-tempfails case_dns_closed_port_tempfails
     run_spf_cases
+    run_message_cases
     run_protocol_cases
     run_case privileges-dropped case_privileges_dropped
     run_case sigterm-exits case_sigterm_exits

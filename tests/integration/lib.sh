@@ -75,7 +75,9 @@ EOF
 pick_ports() {
     local base _
     for _ in $(seq 1 50); do
-        base=${PORTCULLIS_IT_PORT_BASE:-$((20000 + (RANDOM % 3000) * 10))}
+        # Below the kernel's ephemeral range (32768 on Debian): an outgoing
+        # connection cannot take a port between the check and the bind.
+        base=${PORTCULLIS_IT_PORT_BASE:-$((12000 + (RANDOM % 2000) * 10))}
         if ports_free $(seq "$base" $((base + 7))); then
             SMTP_PORT=$base
             DNS_PORT=$((base + 1))

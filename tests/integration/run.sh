@@ -51,6 +51,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/cases.sh"
 # shellcheck source=spf_cases.sh
 . "$HERE/spf_cases.sh"
+# shellcheck source=message_cases.sh
+. "$HERE/message_cases.sh"
 # shellcheck source=daemon_cases.sh
 . "$HERE/daemon_cases.sh"
 # shellcheck source=memory_cases.sh

@@ -32,7 +32,7 @@ class CheckHarness {
     // The identity is derived from the facts as they are now.
     CheckContext context() {
         identity.update(facts);
-        return CheckContext{facts, identity, config, data, *lookups, *notes};
+        return CheckContext{facts, identity, config, data, *lookups, *notes, message};
     }
 
     // The results of the check called `name`; the lookups get a second.
@@ -65,6 +65,22 @@ class CheckHarness {
     ClientIdentity identity;
     std::shared_ptr<Lookups> lookups = Lookups::create(dns);
     std::shared_ptr<SessionNotes> notes = SessionNotes::create();
+    // For the checks of the header and message stages.
+    const MessageFacts *message = nullptr;
+};
+
+// A header of `fields` ("Name", "value") in a HeaderBlock with the
+// default limits, and MessageFacts over it.
+struct MessageFixture {
+    explicit MessageFixture(const std::vector<std::pair<std::string, std::string>> &fields,
+                            message::HeaderLimits limits = {})
+        : header(limits) {
+        for (const auto &[name, value] : fields)
+            header.add(name, value);
+        facts.header = &header;
+    }
+    message::HeaderBlock header;
+    MessageFacts facts;
 };
 
 } // namespace portcullis::testing

@@ -127,6 +127,41 @@ DnsAnswer records(std::vector<std::string> texts) {
 }
 } // namespace
 
+TEST_CASE("waiting for one lookup returns when it is in, not when all are" *
+          doctest::test_suite("threads")) {
+    auto resolver = std::make_shared<HeldResolver>();
+    auto lookups = Lookups::create(resolver);
+    lookups->start("one.example", DnsType::TXT);
+    lookups->start("two.example", DnsType::TXT);
+    const auto soon = [] { return Lookups::Clock::now() + std::chrono::milliseconds(30); };
+    CHECK_FALSE(lookups->wait_for("one.example", DnsType::TXT, soon()));
+    // Never started: false at once, whatever the deadline.
+    const auto before = Lookups::Clock::now();
+    CHECK_FALSE(lookups->wait_for("three.example", DnsType::TXT,
+                                  Lookups::Clock::now() + std::chrono::seconds(5)));
+    CHECK(Lookups::Clock::now() - before < std::chrono::seconds(1));
+    auto answer_one = resolver->take("one.example");
+    REQUIRE(answer_one);
+    std::thread later([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        answer_one(records({"v=DKIM1; p="}));
+    });
+    CHECK(lookups->wait_for("One.Example.", DnsType::TXT,
+                            Lookups::Clock::now() + std::chrono::seconds(5)));
+    later.join();
+    CHECK(lookups->get("one.example", DnsType::TXT).records.at(0) == "v=DKIM1; p=");
+    // "two" is still out: waiting for all gives up, for "one" does not.
+    CHECK_FALSE(lookups->wait_until(soon()));
+    CHECK(lookups->wait_for("one.example", DnsType::TXT, soon()));
+    CHECK_FALSE(lookups->wait_for("two.example", DnsType::TXT, soon()));
+    // A released entry reads as never started.
+    lookups->ask_for_transaction(true);
+    lookups->start("four.example", DnsType::TXT);
+    lookups->end_transaction();
+    lookups->release_ended();
+    CHECK_FALSE(lookups->wait_for("four.example", DnsType::TXT, soon()));
+}
+
 TEST_CASE("a lookup budget refuses new lookups beyond it and says so") {
     auto resolver = std::make_shared<ScriptedResolver>();
     auto lookups = Lookups::create(resolver, {}, {.max_lookups = 3});
