@@ -37,15 +37,6 @@ std::vector<Config::GreylistTrigger> triggers(const OptionValue &in) {
     return out;
 }
 
-// A duration that must lie within [low, high].
-std::chrono::milliseconds duration_in(const OptionValue &in, std::chrono::milliseconds low,
-                                      std::chrono::milliseconds high, const char *range) {
-    const auto value = in.duration();
-    if (value < low || value > high)
-        in.fail(in.written(), std::string("must be ") + range);
-    return value;
-}
-
 constexpr BoundOption options[] = {
     {{"state.backend", OptionType::choice, "lmdb",
       "where greylisting and the abuse counters keep their state: lmdb (embedded) or redis "

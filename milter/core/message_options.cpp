@@ -13,14 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::chrono::milliseconds duration_in(const OptionValue &in, std::chrono::milliseconds low,
-                                      std::chrono::milliseconds high, const char *range) {
-    const auto value = in.duration();
-    if (value < low || value > high)
-        in.fail(in.written(), std::string("must be ") + range);
-    return value;
-}
-
 std::vector<std::string> domain_names(const OptionValue &in) {
     std::vector<std::string> names;
     for (const auto &word : in.list()) {

@@ -21,6 +21,16 @@ struct BoundOption {
     OptionStore store;
 };
 
+// A duration that must lie within [low, high]; `range` says so in the
+// error ("between 1s and 1d").
+inline std::chrono::milliseconds duration_in(const OptionValue &in, std::chrono::milliseconds low,
+                                             std::chrono::milliseconds high, const char *range) {
+    const auto value = in.duration();
+    if (value < low || value > high)
+        in.fail(in.written(), std::string("must be ") + range);
+    return value;
+}
+
 // state.*, greylist.* and limits.*, in the order of --help and
 // portcullis.conf(5), after the general options.
 std::span<const BoundOption> memory_options();

@@ -53,24 +53,6 @@ struct Memory {
     }
 };
 
-// Captures the log lines of its lifetime.
-struct LogCapture {
-    std::vector<std::string> lines;
-    LogCapture() {
-        LogSettings capture;
-        capture.to_syslog = false;
-        capture.sink = [this](int, std::string_view line) { lines.emplace_back(line); };
-        configure_logging(capture);
-    }
-    ~LogCapture() { configure_logging(LogSettings{}); }
-    bool has(std::string_view text) const {
-        for (const auto &line : lines)
-            if (line.find(text) != std::string::npos)
-                return true;
-        return false;
-    }
-};
-
 const Client good{"192.0.2.10", "mail.good.example", "a@good.example"};
 const Client forged{"192.0.2.20", "forged.example", "b@x.example"};
 

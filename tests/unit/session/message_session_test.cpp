@@ -15,23 +15,6 @@ using namespace portcullis::testing;
 
 namespace {
 
-struct LogCapture {
-    std::vector<std::string> lines;
-    LogCapture() {
-        LogSettings capture;
-        capture.to_syslog = false;
-        capture.sink = [this](int, std::string_view line) { lines.emplace_back(line); };
-        configure_logging(capture);
-    }
-    ~LogCapture() { configure_logging(LogSettings{}); }
-    bool has(std::string_view text) const {
-        for (const auto &line : lines)
-            if (line.find(text) != std::string::npos)
-                return true;
-        return false;
-    }
-};
-
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 Fields plain_message() {

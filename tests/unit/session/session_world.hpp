@@ -2,6 +2,7 @@
 #pragma once
 
 #include "../scripted_resolver.hpp"
+#include "core/log.hpp"
 #include "session/session.hpp"
 
 #include <doctest/doctest.h>
@@ -60,5 +61,23 @@ inline RecipientAnswer run(const std::shared_ptr<const Runtime> &runtime, const 
     session.mail(client.sender, auth);
     return session.recipient(recipient);
 }
+
+// Captures the log lines of its lifetime.
+struct LogCapture {
+    std::vector<std::string> lines;
+    LogCapture() {
+        LogSettings capture;
+        capture.to_syslog = false;
+        capture.sink = [this](int, std::string_view line) { lines.emplace_back(line); };
+        configure_logging(capture);
+    }
+    ~LogCapture() { configure_logging(LogSettings{}); }
+    bool has(std::string_view text) const {
+        for (const auto &line : lines)
+            if (line.find(text) != std::string::npos)
+                return true;
+        return false;
+    }
+};
 
 } // namespace portcullis::testing
