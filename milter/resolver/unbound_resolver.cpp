@@ -150,8 +150,22 @@ void run_callback(const Resolver::Callback &done, DnsAnswer answer) {
     }
 }
 
+// libunbound initialises and destroys process-wide state (a global mutex,
+// its non-reentrant configuration parser) as contexts are created,
+// configured and deleted; a resolver torn down on its own event thread
+// may delete its context while another is being made. Every creation,
+// configuration and deletion holds this lock. Recursive: a context made
+// under it may be deleted under it when the making fails.
+std::recursive_mutex &context_lifecycle() {
+    static std::recursive_mutex lock;
+    return lock;
+}
+
 struct ContextDeleter {
-    void operator()(ub_ctx *ctx) const { ub_ctx_delete(ctx); }
+    void operator()(ub_ctx *ctx) const {
+        const std::lock_guard lock(context_lifecycle());
+        ub_ctx_delete(ctx);
+    }
 };
 using Context = std::unique_ptr<ub_ctx, ContextDeleter>;
 
@@ -591,6 +605,7 @@ void configure(ub_ctx *ctx, const Config::Resolver &settings,
 }
 
 Context make_context(const Config::Resolver &settings) {
+    const std::lock_guard lock(context_lifecycle());
     Context ctx(ub_ctx_create());
     if (!ctx)
         throw std::runtime_error("libunbound: cannot create a context");
@@ -628,6 +643,7 @@ bool has_problem(const std::vector<ResolverProblem> &problems, std::string_view 
 } // namespace
 
 std::vector<ResolverProblem> check_resolver_settings(const Config::Resolver &settings) {
+    const std::lock_guard lock(context_lifecycle());
     std::vector<ResolverProblem> problems;
     const auto all = new_context();
     configure(all.get(), settings, problems);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -482,4 +483,29 @@ TEST_CASE("an answer with a record that cannot be read is a DNS error, not a sho
         CHECK(answer.is_error());
         CHECK(answer.why.find("malformed ") != std::string::npos);
     }
+}
+
+// libunbound initialises and destroys process-wide state (a global mutex,
+// its configuration parser) with each context: resolvers made and torn
+// down on several threads at once must not race on it (ThreadSanitizer
+// once reported it between two tests, one resolver's context deleted on
+// its own event thread while the next one was made).
+TEST_CASE_FIXTURE(Fixture, "defect: resolvers made and deleted on several threads at once" *
+                               doctest::test_suite("threads")) {
+    const auto config = settings();
+    auto churn = [&config](std::atomic<int> &answered) {
+        for (int round = 0; round < 6; ++round) {
+            UnboundResolver resolver(config);
+            Completions done(1);
+            resolver.resolve("1.2.0.192.in-addr.arpa", DnsType::PTR, done.slot(0));
+            if (done.wait(5s) && done.answer(0).status == DnsAnswer::Status::ok)
+                ++answered;
+        }
+    };
+    std::atomic<int> first{0}, second{0};
+    std::thread other([&] { churn(second); });
+    churn(first);
+    other.join();
+    CHECK(first == 6);
+    CHECK(second == 6);
 }
