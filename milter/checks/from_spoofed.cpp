@@ -14,6 +14,7 @@
 #include "checks/spf_identity.hpp"
 #include "core/log.hpp"
 #include "message/address_list.hpp"
+#include "message/syntax.hpp"
 
 #include <algorithm>
 
@@ -52,14 +53,6 @@ constexpr RuleSpec declared[] = {
 bool under(std::string_view name, std::string_view domain) {
     return name == domain || (name.size() > domain.size() && name.ends_with(domain) &&
                               name[name.size() - domain.size() - 1] == '.');
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-        return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    });
-    return out;
 }
 
 bool domain_char(char c) {
@@ -116,7 +109,7 @@ class FromSpoofedCheck final : public Check {
                 if (under(domain, entry))
                     return std::pair{domain, entry};
         if (!parsed.complete) {
-            const auto text = lower(value);
+            const auto text = message::syntax::lowercase(value);
             for (const auto &entry : own)
                 if (names_in_text(text, entry))
                     return std::pair{entry, entry};
@@ -129,7 +122,7 @@ class FromSpoofedCheck final : public Check {
         std::vector<std::string> undecided;
         if (context.message->dkim_verified)
             for (const auto &signature : context.message->dkim) {
-                if (!under(lower(signature.domain), entry))
+                if (!under(message::syntax::lowercase(signature.domain), entry))
                     continue;
                 if (signature.result == message::DkimResult::pass)
                     return result("from-spoofed", Outcome::pass,
@@ -141,7 +134,8 @@ class FromSpoofedCheck final : public Check {
             }
         const auto sender_at = context.facts.sender.rfind('@');
         if (sender_at != std::string::npos) {
-            const auto sender_domain = lower(context.facts.sender.substr(sender_at + 1));
+            const auto sender_domain =
+                message::syntax::lowercase(context.facts.sender.substr(sender_at + 1));
             if (under(sender_domain, entry)) {
                 if (const auto spf = read_spf(context, SpfIdentity::mail_from);
                     spf && spf->identity == SpfIdentity::mail_from) {

@@ -33,19 +33,10 @@ constexpr std::array<NamedZone, 10> named_zones = {{{"UT", 0},
                                                     {"PST", -8 * 60},
                                                     {"PDT", -7 * 60}}};
 
-bool same_name(std::string_view a, std::string_view b) {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (syntax::lower(a[i]) != syntax::lower(b[i]))
-            return false;
-    return true;
-}
-
 template <std::size_t N>
 int index_of(const std::array<std::string_view, N> &names, std::string_view word) {
     for (std::size_t i = 0; i < N; ++i)
-        if (same_name(names[i], word))
+        if (syntax::equal_ignoring_case(names[i], word))
             return static_cast<int>(i);
     return -1;
 }
@@ -224,7 +215,7 @@ bool DateParser::zone() {
     if (name.empty())
         return fail("no zone");
     for (const auto &zone : named_zones)
-        if (same_name(zone.name, name)) {
+        if (syntax::equal_ignoring_case(zone.name, name)) {
             zone_minutes_ = zone.minutes;
             return true;
         }

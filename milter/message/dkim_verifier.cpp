@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "dkim_wire.hpp"
+#include "syntax.hpp"
 
 // dkim.h declares C99 _Bool parameters, which C++ does not know; bool has
 // the same representation on every ABI we build for.
@@ -249,12 +250,6 @@ DkimLibrary::~DkimLibrary() {
 
 namespace {
 
-bool same_name(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
-}
-
 // libopendkim takes a field name of printable US-ASCII (space allowed)
 // without ':' or ';', and compares it with trailing white space removed.
 bool name_accepted(std::string_view name) {
@@ -323,7 +318,8 @@ void DkimVerification::header(std::string_view name, std::string_view value) {
     // A DKIM-Signature libopendkim cannot read is still listed (SYNTAX);
     // these mean it kept nothing of the field.
     if (status == DKIM_STAT_INVALID || status == DKIM_STAT_NORESOURCE ||
-        status == DKIM_STAT_INTERNAL || !same_name(trim_end(name), "DKIM-Signature"))
+        status == DKIM_STAT_INTERNAL ||
+        !syntax::equal_ignoring_case(trim_end(name), "DKIM-Signature"))
         return;
     if (state.signature_fields++ >= state.settings.max_signatures)
         return;

@@ -21,15 +21,6 @@ constexpr std::array<std::string_view, 11> singletons = {
 constexpr std::size_t max_line = 998;
 constexpr std::size_t max_name_shown = 128;
 
-bool same_name(std::string_view a, std::string_view b) {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (syntax::lower(a[i]) != syntax::lower(b[i]))
-            return false;
-    return true;
-}
-
 bool good_name(std::string_view name) {
     if (name.empty())
         return false;
@@ -111,7 +102,7 @@ void HeaderBlock::add(std::string_view name, std::string_view value) {
     if (findings_.too_many_fields || findings_.too_many_bytes)
         keeping_ = false;
     for (std::size_t i = 0; i < counted.size(); ++i)
-        if (same_name(counted[i], name)) {
+        if (syntax::equal_ignoring_case(counted[i], name)) {
             ++counts_[i];
             break;
         }
@@ -122,17 +113,17 @@ void HeaderBlock::add(std::string_view name, std::string_view value) {
 
 std::size_t HeaderBlock::count(std::string_view name) const {
     for (std::size_t i = 0; i < counted.size(); ++i)
-        if (same_name(counted[i], name))
+        if (syntax::equal_ignoring_case(counted[i], name))
             return counts_[i];
     std::size_t kept = 0;
     for (const auto &field : fields_)
-        kept += same_name(field.name, name);
+        kept += syntax::equal_ignoring_case(field.name, name);
     return kept;
 }
 
 const std::string *HeaderBlock::first(std::string_view name) const {
     for (const auto &field : fields_)
-        if (same_name(field.name, name))
+        if (syntax::equal_ignoring_case(field.name, name))
             return &field.value;
     return nullptr;
 }

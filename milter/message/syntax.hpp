@@ -30,6 +30,8 @@ bool is_digit(char c);
 bool is_alpha(char c);
 char lower(char c);
 std::string lowercase(std::string_view text);
+// Equal but for the case of ASCII letters (field names, zone names).
+bool equal_ignoring_case(std::string_view a, std::string_view b);
 
 // Skips [CFWS]. False (cursor left at the comment) when a comment is not
 // closed. `saw_space`, when given, is set when white space was skipped.

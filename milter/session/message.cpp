@@ -16,6 +16,7 @@
 
 #include "core/log.hpp"
 #include "message/auth_results.hpp"
+#include "message/syntax.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -24,13 +25,6 @@
 namespace portcullis {
 
 namespace {
-
-bool same_name(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; };
-               return lower(x) == lower(y);
-           });
-}
 
 bool acts(const Config &config, const RuleSpec &rule) {
     const auto found = config.actions.find(std::string(rule.id));
@@ -102,7 +96,7 @@ void Session::header(std::string_view name, std::string_view value) {
     const auto start = value.find_first_not_of(" \t");
     const auto trimmed = start == std::string_view::npos ? std::string_view{} : value.substr(start);
     message.header.add(name, trimmed);
-    if (same_name(name, "Authentication-Results")) {
+    if (message::syntax::equal_ignoring_case(name, "Authentication-Results")) {
         ++message.authentication_results_seen;
         if (config().message.authentication_results &&
             message::authserv_id_of(trimmed) == authserv_id())
