@@ -226,11 +226,7 @@ MessageAnswer Session::message_verdict(Stage stage) {
 
 void Session::log_message_decision(const MessageAnswer &answer, Stage stage,
                                    const std::vector<std::string> &logged) const {
-    std::string line = "session=" + id_ +
-                       " queue=" + (queue_id_.empty() ? "-" : log_safe(queue_id_, 64)) +
-                       " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
-                       quoted_field("ptr", facts_.client_name) + quoted_field("helo", facts_.helo) +
-                       quoted_field("from", "<" + facts_.sender + ">", 258);
+    std::string line = decision_fields();
     if (const std::string *from = message_->header.first("From"))
         line += quoted_field("header_from", *from, 200);
     line += " stage=" + std::string(to_string(stage));

@@ -347,13 +347,16 @@ void Session::close() {
     end_transaction();
 }
 
+std::string Session::decision_fields() const {
+    return "session=" + id_ + " queue=" + (queue_id_.empty() ? "-" : field_value(queue_id_, 64)) +
+           " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
+           quoted_field("ptr", facts_.client_name) + quoted_field("helo", facts_.helo) +
+           address_field("from", facts_.sender);
+}
+
 void Session::log_decision(const RecipientAnswer &answer, const std::string &recipient) const {
     const auto &evaluation = *evaluation_;
-    std::string line = "session=" + id_ +
-                       " queue=" + (queue_id_.empty() ? "-" : field_value(queue_id_, 64)) +
-                       " client=" + (facts_.client ? facts_.client->to_string() : "unknown") +
-                       quoted_field("ptr", facts_.client_name) + quoted_field("helo", facts_.helo) +
-                       address_field("from", facts_.sender) + address_field("rcpt", recipient);
+    std::string line = decision_fields() + address_field("rcpt", recipient);
     const bool refused =
         answer.policy_verdict == Verdict::reject || answer.policy_verdict == Verdict::tempfail;
     if (refused) {

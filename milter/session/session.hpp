@@ -144,6 +144,9 @@ class Session {
     // lookup), or "" when it could.
     std::string allow_undecided() const;
     bool exempt(const std::string &recipient) const;
+    // The fields a decision line starts with: session, queue, client, ptr,
+    // helo and from.
+    std::string decision_fields() const;
     void log_decision(const RecipientAnswer &answer, const std::string &recipient) const;
     // Whether the session is beyond its budget, now or since earlier; the
     // first time, the finding is kept and logged. Trusted clients are not
