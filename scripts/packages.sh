@@ -1,7 +1,7 @@
 # Sourced by scripts/run and scripts/test: installs the Debian packages
 # portcullis needs, only those missing, so a fresh Debian 12 machine works.
 
-build_packages=(build-essential meson ninja-build pkg-config libmilter-dev libunbound-dev libevent-dev liblmdb-dev libhiredis-dev libpsl-dev publicsuffix libopendkim-dev
+build_packages=(build-essential meson ninja-build pkg-config libmilter-dev libunbound-dev libevent-dev liblmdb-dev libhiredis-dev libpsl-dev publicsuffix libopendkim-dev libssl-dev
     libboost-program-options-dev doctest-dev nlohmann-json3-dev libyaml-cpp-dev dns-root-data)
 test_packages=(postfix redis-server swaks miltertest nsd ldnsutils dnsutils python3 python3-yaml python3-dkim python3-nacl groff-base man-db
     clang-format)

@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "dkim_wire.hpp"
+#include "pubkey_decode.hpp"
 #include "syntax.hpp"
 
 // dkim.h declares C99 _Bool parameters, which C++ does not know; bool has
@@ -60,6 +61,7 @@ struct KeyQuery {
 
 struct DkimLibrary::Handle {
     DKIM_LIB *library = nullptr;
+    bool fast_keys = pubkey_decode_interposed();
 };
 
 struct DkimVerification::State {
@@ -241,6 +243,10 @@ DkimLibrary::DkimLibrary() : handle_(std::make_unique<Handle>()) {
     dkim_dns_set_query_start(library, query_start);
     dkim_dns_set_query_waitreply(library, query_waitreply);
     dkim_dns_set_query_cancel(library, query_cancel);
+}
+
+bool DkimLibrary::fast_key_decoding() const {
+    return handle_->fast_keys;
 }
 
 DkimLibrary::~DkimLibrary() {

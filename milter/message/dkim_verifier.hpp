@@ -54,6 +54,10 @@ class DkimLibrary {
     DkimLibrary(const DkimLibrary &) = delete;
     DkimLibrary &operator=(const DkimLibrary &) = delete;
 
+    // True when libopendkim's RSA keys are decoded by pubkey_decode.cpp
+    // rather than by OpenSSL 3.0's decoder search (see pubkey_decode.hpp).
+    bool fast_key_decoding() const;
+
   private:
     friend class DkimVerification;
     struct Handle;

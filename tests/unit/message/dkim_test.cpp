@@ -2,6 +2,7 @@
 // python3-dkim and keys served by a scripted resolver (and, in
 // dkim_unbound_test.cpp, by libunbound's local-data).
 #include "message/dkim_verifier.hpp"
+#include "message/pubkey_decode.hpp"
 #include "dkim_support.hpp"
 #include "../later_resolver.hpp"
 #include "../scripted_resolver.hpp"
@@ -76,6 +77,7 @@ TEST_CASE("signatures made by python3-dkim verify: algorithms and canonicalizati
         {"ed25519", "ed25519-sha256", "relaxed/relaxed"},
         {"ed25519", "ed25519-sha256", "simple/simple"},
     };
+    const auto keys_before = pubkey_decode_counts();
     for (const auto &row : rows) {
         const std::string key = row.key, canon = row.canon;
         CAPTURE(key);
@@ -98,6 +100,8 @@ TEST_CASE("signatures made by python3-dkim verify: algorithms and canonicalizati
         CHECK_FALSE(results[0].key_secure);
         CHECK(to_string(results[0].result) == "pass");
     }
+    // libopendkim's RSA keys went through pubkey_decode.cpp (one per RSA row).
+    CHECK(pubkey_decode_counts().fast == keys_before.fast + 4);
 }
 
 TEST_CASE("a changed body or header fails; a missing or broken key is permerror") {
