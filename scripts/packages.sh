@@ -50,7 +50,7 @@ fetch_sendmail() {
     fi
     local status=0
     rm -rf "$dir.new"
-    mkdir -p "$dir.new" || status=1
+    mkdir -p "$dir.new" 2>/dev/null || status=1
     for deb in "$scratch"/*.deb; do
         [ $status -eq 0 ] && { dpkg-deb -x "$deb" "$dir.new" || status=1; }
     done

@@ -13,8 +13,10 @@
 # in bl.test. Every scenario runs twice against one milter: through the
 # private Postfix, presenting the same address with XCLIENT, and through
 # Sendmail. Both replies must match the expectation, which is the one of
-# the Postfix case, and be the same, byte for byte, code, enhanced status
-# and text.
+# the Postfix case, and be the same: a refusal (the milter's reply) the
+# same lines, code, enhanced status and text, apart from the recipient
+# Sendmail names in 450/550/553 replies (sendmail_milter_text); an
+# acceptance, the MTA's own text, the same code and status.
 #
 # Sendmail runs as a foreground daemon (-bD) on 127.0.0.1, port N+8 (or
 # the next free one), with its queue, pid and status files under
@@ -56,7 +58,7 @@ sendmail_obtainable() {
         # shellcheck source=../../scripts/packages.sh
         . "$SOURCE_ROOT/scripts/packages.sh"
         fetch_sendmail "$SENDMAIL_ROOT" ||
-            { echo "apt-get download sendmail-bin sendmail-cf failed"; return 1; }
+            { echo "could not download and unpack sendmail-bin into $SENDMAIL_ROOT"; return 1; }
     fi
     SENDMAIL_UTS=no
     unshare --uts true 2>/dev/null && SENDMAIL_UTS=yes
@@ -235,14 +237,32 @@ both_expect() {
 SM_RCPT='RCPT TO:<user@dest.test>'
 SM_GOOD=127.0.0.10
 
-# Sendmail itself takes the whole message: 250 at RCPT and after DATA.
+# Sendmail takes the whole message: 250 at RCPT and after DATA, and the
+# queued message (its qf file holds the header) carries the fields the
+# milter added, just below Sendmail's own Received:.
 case_sendmail_clean_accept() {
     use_milter "$SENDMAIL_MILTER_CONF" || return 1
+    local subject="portcullis integration through Sendmail $$" queued order
     SMTP_QUIT_AFTER='' sendmail_session sm-clean "$SM_GOOD" lo-good.example.test "$FROM" "$TO" \
-        --header 'Subject: portcullis integration through Sendmail'
+        --header "Subject: $subject"
     expect_reply "$LAST_TRANSCRIPT" "EHLO" 250 '' 'mx\.dest\.test' &&
         expect_reply "$LAST_TRANSCRIPT" "$SM_RCPT" 250 &&
         expect_reply "$LAST_TRANSCRIPT" "." 250 '' 'accepted for delivery' || return 1
+    queued=$(grep -a -l -F "Subject: $subject" "$SENDMAIL_DIR"/queue/qf* 2>/dev/null | head -n 1)
+    if [ -z "$queued" ]; then
+        note "    no queue file in $SENDMAIL_DIR/queue holds the message"
+        return 1
+    fi
+    order=$(grep -a -o -E '^H\?\?(Received|Authentication-Results|Received-SPF):' "$queued" |
+        tr '\n' ' ')
+    if [ "$order" != 'H??Received: H??Authentication-Results: H??Received-SPF: ' ]; then
+        note "    header fields of the queued message: '$order'; wanted Received:,"
+        note "    then the milter's Authentication-Results: and Received-SPF:"
+        note_file "$queued"
+        return 1
+    fi
+    grep -a -q '^H??Received-SPF: pass ' "$queued" ||
+        { note "    no 'Received-SPF: pass' in $queued"; note_file "$queued"; return 1; }
     expect_log 'client=127\.0\.0\.10 ' && milter_alive
 }
 
@@ -347,7 +367,7 @@ case_sendmail_milter_down_tempfails() {
 # cases: one milter serves both MTAs.
 write_sendmail_milter_config() {
     local unbound=$WORK/unbound-sendmail.conf
-    { cat "$WORK/unbound.conf"; } >"$unbound"
+    cp "$WORK/unbound.conf" "$unbound"
     sed -i '/^server:/a\    local-zone: "127.in-addr.arpa." nodefault' "$unbound"
     SENDMAIL_MILTER_CONF=$WORK/sendmail-milter.conf
     write_milter_config "$SENDMAIL_MILTER_CONF" "$MILTER_SOCKET" enforce "$DNS_PORT" "$unbound"
