@@ -36,18 +36,23 @@ SENDMAIL_MILTER_CONF=""
 # which the RCPT and end-of-message stages may wait (at most 25s).
 SENDMAIL_FILTER_TIMEOUTS='C:10s;S:30s;R:30s;E:1m'
 
-# run_sendmail ARGS...: the unpacked sendmail, in a UTS namespace of its
-# own named mx.dest.test when unshare(1) may make one. Sendmail wants a
-# qualified name for its host before it reads its .cf; a host called
-# "vm" or "runner" (no dot, no dotted alias) costs 60 s of "My unqualified
-# host name (vm) unknown; sleeping for retry" at every start.
-# SENDMAIL_UTS (yes or no) is settled by sendmail_obtainable.
+# sendmail_command: SENDMAIL_COMMAND, the command line that runs the
+# unpacked sendmail, in a UTS namespace of its own named mx.dest.test when
+# unshare(1) may make one (SENDMAIL_UTS=yes). Sendmail wants a qualified
+# name for its host before it reads its .cf; a host called "vm" or
+# "runner" (no dot, no dotted alias) costs 60 s of "My unqualified host
+# name (vm) unknown; sleeping for retry" at every start. unshare and sh
+# exec, so a process started with it in the background is sendmail's.
 SENDMAIL_UTS=no
-run_sendmail() {
+SENDMAIL_COMMAND=()
+sendmail_command() {
+    SENDMAIL_UTS=no
+    unshare --uts true 2>/dev/null && SENDMAIL_UTS=yes
     if [ "$SENDMAIL_UTS" = yes ]; then
-        unshare --uts sh -c 'hostname mx.dest.test && exec "$@"' sh "$SENDMAIL_BIN" "$@"
+        SENDMAIL_COMMAND=(unshare --uts sh -c 'hostname mx.dest.test && exec "$@"' sh
+            "$SENDMAIL_BIN")
     else
-        "$SENDMAIL_BIN" "$@"
+        SENDMAIL_COMMAND=("$SENDMAIL_BIN")
     fi
 }
 
@@ -60,11 +65,10 @@ sendmail_obtainable() {
         fetch_sendmail "$SENDMAIL_ROOT" ||
             { echo "could not download and unpack sendmail-bin into $SENDMAIL_ROOT"; return 1; }
     fi
-    SENDMAIL_UTS=no
-    unshare --uts true 2>/dev/null && SENDMAIL_UTS=yes
+    sendmail_command
     local compiled
     # The compile options come first; -C /dev/null then stops it.
-    compiled=$(run_sendmail -d0.1 -bt -C /dev/null </dev/null 2>&1)
+    compiled=$("${SENDMAIL_COMMAND[@]}" -d0.1 -bt -C /dev/null </dev/null 2>&1)
     if ! grep -q -w MILTER <<<"$compiled"; then
         echo "$SENDMAIL_BIN does not run or has no MILTER: $(head -n 1 <<<"$compiled")"
         return 1
@@ -137,10 +141,10 @@ start_sendmail() {
         note_file "$SENDMAIL_DIR/m4.err"
         return 1
     fi
-    run_sendmail -bD -C "$SENDMAIL_DIR/sendmail.cf" -L sendmail-portcullis-it \
+    "${SENDMAIL_COMMAND[@]}" -bD -C "$SENDMAIL_DIR/sendmail.cf" -L sendmail-portcullis-it \
         >"$SENDMAIL_DIR/sendmail.out" 2>&1 &
     SENDMAIL_PID=$!
-    # 15 s, or 80 s where it sleeps 60 s over its host name (run_sendmail).
+    # 15 s, or 80 s where it sleeps 60 s over its host name (sendmail_command).
     local wait=15
     [ "$SENDMAIL_UTS" = yes ] || wait=80
     if ! wait_until "$wait" tcp_listening "$SENDMAIL_PORT"; then
@@ -151,8 +155,16 @@ start_sendmail() {
     fi
 }
 
+# The daemon is the process started (-bD does not fork); its PID file
+# must name the same one, or else a process of this run's .cf.
 stop_sendmail() {
+    local pid_file=$SENDMAIL_DIR/sendmail.pid written=""
+    [ -n "$SENDMAIL_DIR" ] && [ -f "$pid_file" ] && written=$(head -n 1 "$pid_file")
     stop_pid "$SENDMAIL_PID" 5
+    if [[ $written =~ ^[0-9]+$ ]] && [ "$written" != "$SENDMAIL_PID" ] &&
+        tr '\0' ' ' <"/proc/$written/cmdline" 2>/dev/null | grep -q -F "$SENDMAIL_DIR/sendmail.cf"; then
+        stop_pid "$written" 5
+    fi
     SENDMAIL_PID=""
 }
 
