@@ -126,7 +126,7 @@ stop_pid() {
 
 # --- nsd ---------------------------------------------------------------
 
-ZONES="test bl.test 2.0.192.in-addr.arpa 100.51.198.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa"
+ZONES="test bl.test 2.0.192.in-addr.arpa 100.51.198.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa 0.0.127.in-addr.arpa"
 NSD_PID=""
 
 write_nsd_config() {
@@ -676,6 +676,7 @@ cleanup() {
     stop_milter
     daemon_stop_all
     memory_stop_all
+    sendmail_stop_all
     stop_postfix
     stop_redis
     stop_blackhole

@@ -9,9 +9,11 @@
 #   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+7.
 #
 # Needs root and the Debian packages postfix, swaks, miltertest, nsd,
-# dnsutils, python3-yaml, redis-server. Everything runs on 127.0.0.1
-# under a temporary directory and is stopped on exit; /etc/postfix and
-# system services are left alone.
+# dnsutils, python3-yaml, redis-server; the Sendmail cases also m4 and
+# Debian's sendmail-bin, unpacked into BUILD_DIR/sendmail (fetched there
+# with apt-get download when missing; without it they are skipped).
+# Everything runs on 127.0.0.1 under a temporary directory and is
+# stopped on exit; /etc/postfix and system services are left alone.
 # Prints "PASS name" / "FAIL name" per case, then
 # "integration: N passed, M failed"; exits 1 if any case failed.
 
@@ -59,6 +61,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/memory_cases.sh"
 # shellcheck source=memory_fault_cases.sh
 . "$HERE/memory_fault_cases.sh"
+# shellcheck source=sendmail_cases.sh
+. "$HERE/sendmail_cases.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -69,6 +73,7 @@ if ! setup_environment; then
 fi
 
 run_all_cases
+run_sendmail_cases
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
