@@ -13,7 +13,8 @@
 #   CACHE_DIR (default build-deb in the checkout) holds the copy of the
 #   tree and the packages; its meson build directory is kept between
 #   runs (dpkg-buildpackage -nc), so a second run rebuilds only what
-#   changed. The checkout itself is never written to.
+#   changed; no -dbgsym package (noddebs: compressing its 19 MB takes
+#   most of a rebuild's time). The checkout itself is never written to.
 # Needs root and dpkg-buildpackage, debhelper, lintian, postfix, swaks,
 # nsd, dig, setpriv. Skips (saying so) when a tool is missing or a
 # portcullis package is installed already. Whatever happens, the package
@@ -60,6 +61,9 @@ UNIT=""
 MILTER_PID=""
 NOTIFY_PID=""
 MADE_RUNTIME_DIRECTORY=""
+MADE_POLICY=""
+# Seen by the unit despite PrivateTmp= (systemd case).
+SHARED_UNBOUND_CONFIG=/run/portcullis-package-test-unbound.conf
 SAVED_PASSWD=$(getent passwd portcullis)
 SAVED_GROUP=$(getent group portcullis)
 
@@ -94,6 +98,8 @@ cleanup() {
         DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq portcullis >/dev/null 2>&1
     fi
     [ -n "$MADE_RUNTIME_DIRECTORY" ] && rm -rf /run/portcullis
+    [ -n "$MADE_POLICY" ] && rm -f /usr/sbin/policy-rc.d
+    rm -f "$SHARED_UNBOUND_CONFIG"
     restore_accounts
     if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
         if [ -n "${PORTCULLIS_PACKAGE_KEEP:-}" ]; then
@@ -139,7 +145,7 @@ step_build() {
     local started=$SECONDS
     rm -f "$CACHE"/portcullis_* "$CACHE"/portcullis-dbgsym_*
     copy_tree || { note "    cannot copy the tree to $SOURCE_COPY"; return 1; }
-    if ! (cd "$SOURCE_COPY" && DEB_BUILD_OPTIONS="nocheck parallel=1" \
+    if ! (cd "$SOURCE_COPY" && DEB_BUILD_OPTIONS="nocheck noddebs parallel=1" \
         dpkg-buildpackage -us -uc -b -nc) >"$WORK/build.log" 2>&1; then
         note "    dpkg-buildpackage failed:"
         note_file "$WORK/build.log"
@@ -172,8 +178,18 @@ step_lintian() {
 # --- install -------------------------------------------------------------
 
 step_install() {
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$DEB" \
-        >"$WORK/install.log" 2>&1; then
+    # Where systemd runs, the package would start the service at once
+    # with the shipped configuration, which resolves through the
+    # Internet: policy-rc.d keeps it stopped until step_start.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
+        MADE_POLICY=yes
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$DEB" \
+        >"$WORK/install.log" 2>&1
+    local status=$?
+    [ -n "$MADE_POLICY" ] && rm -f /usr/sbin/policy-rc.d && MADE_POLICY=""
+    if [ $status -ne 0 ]; then
         note "    apt-get install failed:"
         note_file "$WORK/install.log"
         return 1
@@ -210,6 +226,8 @@ unit_line() { sed -n "s/^$1=//p" /lib/systemd/system/portcullis.service | head -
 
 start_with_systemd() {
     UNIT=portcullis
+    cp "$WORK/unbound.conf" "$SHARED_UNBOUND_CONFIG" && chmod 0644 "$SHARED_UNBOUND_CONFIG"
+    OVERRIDES=("${OVERRIDES[@]/#--resolver.unbound-config=*/--resolver.unbound-config=$SHARED_UNBOUND_CONFIG}")
     mkdir -p /run/systemd/system/portcullis.service.d
     {
         echo "[Service]"
