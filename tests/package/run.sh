@@ -15,6 +15,8 @@
 #   runs (dpkg-buildpackage -nc), so a second run rebuilds only what
 #   changed; no -dbgsym package (noddebs: compressing its 19 MB takes
 #   most of a rebuild's time). The checkout itself is never written to.
+#   The first run compiles the daemon (about 100 targets), with
+#   PORTCULLIS_PACKAGE_JOBS jobs (default 1: a shared machine).
 # Needs root and dpkg-buildpackage, debhelper, lintian, postfix, swaks,
 # nsd, dig, setpriv. Skips (saying so) when a tool is missing or a
 # portcullis package is installed already. Whatever happens, the package
@@ -145,7 +147,7 @@ step_build() {
     local started=$SECONDS
     rm -f "$CACHE"/portcullis_* "$CACHE"/portcullis-dbgsym_*
     copy_tree || { note "    cannot copy the tree to $SOURCE_COPY"; return 1; }
-    if ! (cd "$SOURCE_COPY" && DEB_BUILD_OPTIONS="nocheck noddebs parallel=1" \
+    if ! (cd "$SOURCE_COPY" && DEB_BUILD_OPTIONS="nocheck noddebs parallel=${PORTCULLIS_PACKAGE_JOBS:-1}" \
         dpkg-buildpackage -us -uc -b -nc) >"$WORK/build.log" 2>&1; then
         note "    dpkg-buildpackage failed:"
         note_file "$WORK/build.log"
@@ -160,10 +162,11 @@ step_build() {
 }
 
 step_lintian() {
-    lintian --info "$CHANGES" >"$WORK/lintian.log" 2>&1
+    lintian --display-info "$CHANGES" >"$WORK/lintian.log" 2>&1
     echo "    lintian: $(grep -c '^E: ' "$WORK/lintian.log") errors," \
         "$(grep -c '^W: ' "$WORK/lintian.log") warnings," \
         "$(grep -c '^[IP]: ' "$WORK/lintian.log") notes"
+    grep -E '^[EWIP]: ' "$WORK/lintian.log" | sed 's/^/      /'
     if grep -q '^[EW]: ' "$WORK/lintian.log"; then
         note_file "$WORK/lintian.log" '^[EW]: '
         return 1
