@@ -3,10 +3,12 @@
 #include "configuration.hpp"
 #include "core/log.hpp"
 #include "libmilter_hooks.hpp"
+#include "library_versions.hpp"
 #include "listen_socket.hpp"
 #include "milter.hpp"
 #include "pid_file.hpp"
 #include "privileges.hpp"
+#include "service_manager.hpp"
 #include "memory/open_store.hpp"
 #include "session/runtime.hpp"
 
@@ -157,14 +159,19 @@ class Reloader {
         }
     }
 
+    // Each reload, however many SIGHUPs it answers, is one RELOADING=1
+    // and one READY=1 for systemd, failed or not: the milter serves on.
     void reload() {
+        notify_reloading();
         log_notice("SIGHUP: reloading " + options_.config_file);
         if (auto fresh = load_runtime(options_)) {
             install_runtime(fresh);
             log_notice("configuration reloaded" +
                        std::string(fresh->config->dry_run ? " (dry-run)" : ""));
+            notify_ready("configuration reloaded");
         } else {
             log_error("reload failed; keeping the running configuration");
+            notify_ready("reload failed; serving with the previous configuration");
         }
     }
 
@@ -311,8 +318,9 @@ int run_daemon(const DaemonOptions &given) {
         options.config_file = absolute.string();
 
     LogSettings logging;
-    // A detached daemon's errors reach the terminal too, until it has started.
-    logging.to_stderr = true;
+    // A detached daemon's errors reach the terminal too, until it has
+    // started; under systemd stderr is the journal, which syslog reaches.
+    logging.to_stderr = !(options.foreground && stderr_is_journal());
     configure_logging(logging);
 
     // Every load step before detaching: a configuration that cannot
@@ -371,8 +379,9 @@ int run_daemon(const DaemonOptions &given) {
     }
     const Config &config = *service.runtime->config;
 
-    log_notice("starting portcullis " PORTCULLIS_VERSION " on " + config.socket + " as user " +
-               service.user + (config.dry_run ? " (dry-run)" : ""));
+    log_notice("starting portcullis " PORTCULLIS_VERSION " (" + describe_library_versions() +
+               ") on " + config.socket + " as user " + service.user +
+               (config.dry_run ? " (dry-run)" : ""));
     int milter_status = MI_SUCCESS;
     std::atomic<bool> stopping{false};
     std::atomic<bool> milter_returned{false};
@@ -385,7 +394,10 @@ int run_daemon(const DaemonOptions &given) {
     });
     if (!libmilter_signal_thread_parked(std::chrono::seconds(2)))
         log_error("libmilter's signal thread is not held back: a SIGHUP may stop the milter");
+    // The socket is bound (start_service), and libmilter accepts on it.
+    notify_ready("serving on " + config.socket);
 
+    std::string stop_reason;
     {
         Reloader reloader(options);
         for (;;) {
@@ -397,10 +409,12 @@ int run_daemon(const DaemonOptions &given) {
                 reloader.request();
                 continue;
             }
-            log_notice(std::string("stopping on ") + strsignal(signal));
+            stop_reason = std::string("stopping on ") + strsignal(signal);
+            log_notice(stop_reason);
             break;
         }
-    }
+    } // a reload under way ends first: its READY=1 comes before STOPPING=1
+    notify_stopping(stop_reason);
     // New sessions are refused at once; those in flight may end, up to
     // shutdown-grace.
     stopping = true;

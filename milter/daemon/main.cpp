@@ -7,6 +7,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "daemon.hpp"
+#include "library_versions.hpp"
 #include "rules_command.hpp"
 #include "spf_command.hpp"
 
@@ -97,6 +98,8 @@ int main_command(int argc, char **argv) {
     }
     if (values.count("version")) {
         std::cout << "portcullis " PORTCULLIS_VERSION "\n";
+        for (const auto &[library, version] : library_versions())
+            std::cout << library << " " << version << "\n";
         return 0;
     }
     const auto file = values["config"].as<std::string>();

@@ -412,6 +412,108 @@ case_defect_emfile_listener_spin() {
     serves "$socket" "after the flood"
 }
 
+# --- systemd and versions ----------------------------------------------------
+
+# notify_line N: the Nth line of the notifications received (1-based).
+notify_line() { sed -n "${1}p" "$WORK/notify.out" 2>/dev/null; }
+# notifications_at_least N: N lines or more received.
+notifications_at_least() { [ "$(wc -l <"$WORK/notify.out")" -ge "$1" ]; }
+
+# The notifications of Type=notify, to a datagram socket the probe binds as
+# systemd would (NOTIFY_SOCKET): READY=1 only once the milter socket
+# exists, RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a SIGHUP,
+# STOPPING=1 on SIGTERM, in that order and nothing else.
+case_daemon_sd_notify() {
+    local conf socket=$WORK/milter/notify.sock notify=$WORK/milter/notify.dgram
+    local out=$WORK/notify.out listener line
+    conf=$(daemon_config notify)
+    rm -f "$out" "$socket"
+    probe notify-listen "$notify" "$socket" "$out" 40 >"$WORK/notify-listener.log" 2>&1 &
+    listener=$!
+    if ! wait_until 5 grep -q '^listening' "$WORK/notify-listener.log"; then
+        note "    the notify listener did not start:"
+        note_file "$WORK/notify-listener.log"
+        return 1
+    fi
+    daemon_start notify "$conf" env "NOTIFY_SOCKET=$notify"
+    if ! wait_until 10 grep -q '^READY=1' "$out"; then
+        note "    no READY=1 within 10 s; received:"
+        note_file "$out"
+        note_file "$DAEMON_LOG"
+        stop_pid "$listener" 2
+        return 1
+    fi
+    kill -HUP "$DAEMON_PID"
+    wait_until 10 grep -q 'configuration reloaded' "$DAEMON_LOG"
+    wait_until 5 notifications_at_least 3
+    kill -TERM "$DAEMON_PID"
+    daemon_wait_exit 10 || note "    still running 10 s after SIGTERM"
+    wait "$listener"
+    line=$(notify_line 1)
+    if ! [[ $line =~ ^READY=1\ STATUS=serving.*\ socket=yes$ ]]; then
+        note "    first notification: '$line' (wanted READY=1 once the socket exists)"
+        note_file "$out"
+        return 1
+    fi
+    line=$(notify_line 2)
+    if ! [[ $line =~ ^RELOADING=1\ MONOTONIC_USEC=([0-9]+)\ socket=yes$ ]] ||
+        [ "${BASH_REMATCH[1]}" -le 0 ]; then
+        note "    second notification: '$line' (wanted RELOADING=1 MONOTONIC_USEC=N)"
+        note_file "$out"
+        return 1
+    fi
+    line=$(notify_line 3)
+    if ! [[ $line =~ ^READY=1\ STATUS=configuration_reloaded ]]; then
+        note "    third notification: '$line' (wanted READY=1 after the reload)"
+        note_file "$out"
+        return 1
+    fi
+    line=$(notify_line 4)
+    if ! [[ $line =~ ^STOPPING=1\ STATUS=stopping ]] || [ "$(wc -l <"$out")" -ne 4 ]; then
+        note "    fourth and last notification: '$line' (wanted STOPPING=1); all of them:"
+        note_file "$out"
+        return 1
+    fi
+    [ "$DAEMON_STATUS" = 0 ] || { note "    exit status $DAEMON_STATUS after SIGTERM"; return 1; }
+}
+
+# `portcullis --version` and the start line name the libmilter, libunbound
+# and libopendkim versions that the libraries the binary is linked with
+# report at run time (the probe calls smfi_version, ub_version and
+# dkim_libversion through ctypes).
+case_version_libraries() {
+    local version expected line conf socket=$WORK/milter/version.sock start_line
+    version=$("$MILTER_BIN" --version 2>&1) || { note "    --version failed: $version"; return 1; }
+    expected=$(probe library-versions "$MILTER_BIN" 2>&1) ||
+        { note "    probe failed: $expected"; return 1; }
+    if [ "$(wc -l <<<"$expected")" -ne 3 ]; then
+        note "    probe printed: $expected"
+        return 1
+    fi
+    if ! [[ $(head -n 1 <<<"$version") =~ ^portcullis\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+        note "    --version starts with '$(head -n 1 <<<"$version")'"
+        return 1
+    fi
+    while read -r line; do
+        if ! [[ $line =~ ^lib(milter|unbound|opendkim)\ [0-9]+(\.[0-9]+)+$ ]] ||
+            ! grep -qxF -- "$line" <<<"$version"; then
+            note "    --version lacks '$line'; it printed:"
+            note "$version"
+            return 1
+        fi
+    done <<<"$expected"
+    conf=$(daemon_config version)
+    daemon_start version "$conf"
+    daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
+    wait_until 5 grep -q 'starting portcullis' "$DAEMON_LOG"
+    start_line=$(grep -m 1 'starting portcullis' "$DAEMON_LOG")
+    # "libmilter 1.0.1, libunbound 1.17.1, libopendkim 2.11.0" in the start line
+    if ! grep -qF -- "($(paste -sd, <<<"$expected" | sed 's/,/, /g'))" <<<"$start_line"; then
+        note "    start line: '$start_line'; wanted ($(paste -sd, <<<"$expected"))"
+        return 1
+    fi
+}
+
 DAEMON_CASE=""
 run_daemon_case() {
     "$DAEMON_CASE"
@@ -429,7 +531,9 @@ run_daemon_cases() {
         defect-second-instance:case_defect_second_instance \
         defect-root-by-default:case_defect_root_by_default \
         defect-nofile-limit:case_defect_nofile_limit \
-        defect-emfile-listener-spin:case_defect_emfile_listener_spin; do
+        defect-emfile-listener-spin:case_defect_emfile_listener_spin \
+        daemon-sd-notify:case_daemon_sd_notify \
+        version-libraries:case_version_libraries; do
         DAEMON_CASE=${entry#*:}
         run_case "${entry%%:*}" run_daemon_case
     done

@@ -18,11 +18,25 @@ Usage:
   daemon_probe.py hup PID COUNT SECONDS
       Send COUNT SIGHUPs to PID, evenly spread over SECONDS (0: back to
       back, as fast as one process can send them).
+  daemon_probe.py notify-listen NOTIFY_SOCKET MILTER_SOCKET OUT SECONDS
+      Play systemd's side of sd_notify(): bind a unix datagram socket at
+      NOTIFY_SOCKET, print "listening", then write one line to OUT per
+      datagram received: its fields separated by spaces, then
+      "socket=yes" or "socket=no" (whether MILTER_SOCKET was a socket
+      when it arrived). Ends after STOPPING=1 or SECONDS.
+  daemon_probe.py library-versions BINARY
+      The versions that the libmilter, libunbound and libopendkim BINARY
+      is linked with (ldd) report at run time, called through ctypes:
+      "libmilter X.Y.Z", "libunbound X.Y.Z", "libopendkim X.Y.Z", a line
+      each.
 """
+import ctypes
 import os
 import select
 import signal
 import socket
+import stat
+import subprocess
 import sys
 import time
 
@@ -113,6 +127,62 @@ def hup(pid, count, seconds):
     return 0
 
 
+def notify_listen(path, milter_socket, out, seconds):
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    os.chmod(path, 0o666)
+    print("listening", flush=True)
+    deadline = time.monotonic() + seconds
+    with open(out, "w") as handle:
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([listener], [], [], 0.2)
+            if not readable:
+                continue
+            message = listener.recv(4096).decode("utf-8", "replace")
+            try:
+                is_socket = stat.S_ISSOCK(os.stat(milter_socket).st_mode)
+            except OSError:
+                is_socket = False
+            fields = [field.replace(" ", "_") for field in message.split("\n") if field]
+            handle.write("%s socket=%s\n" % (" ".join(fields), "yes" if is_socket else "no"))
+            handle.flush()
+            if "STOPPING=1" in fields:
+                break
+    listener.close()
+    os.unlink(path)
+    return 0
+
+
+def linked_library(binary, stem):
+    """The path of the library named lib<stem>.so* that ldd resolves for binary."""
+    listing = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    for line in listing.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("lib%s.so" % stem) and "=>" in parts:
+            return parts[parts.index("=>") + 1]
+    raise SystemExit("%s is not linked with lib%s" % (binary, stem))
+
+
+def library_versions(binary):
+    milter = ctypes.CDLL(linked_library(binary, "milter"))
+    parts = [ctypes.c_uint() for _ in range(3)]
+    milter.smfi_version(*[ctypes.byref(part) for part in parts])
+    print("libmilter %d.%d.%d" % tuple(part.value for part in parts))
+    unbound = ctypes.CDLL(linked_library(binary, "unbound"))
+    unbound.ub_version.restype = ctypes.c_char_p
+    print("libunbound %s" % unbound.ub_version().decode())
+    opendkim = ctypes.CDLL(linked_library(binary, "opendkim"))
+    opendkim.dkim_libversion.restype = ctypes.c_uint32
+    version = opendkim.dkim_libversion()  # 0xrrMMmmpp (dkim.h)
+    text = "%d.%d.%d" % (version >> 24, (version >> 16) & 0xFF, (version >> 8) & 0xFF)
+    if version & 0xFF:
+        text += ".%d" % (version & 0xFF)
+    print("libopendkim %s" % text)
+    return 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "serves":
         return serves(argv[2])
@@ -122,6 +192,10 @@ def main(argv):
         return flood(argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
     if len(argv) == 5 and argv[1] == "hup":
         return hup(int(argv[2]), int(argv[3]), float(argv[4]))
+    if len(argv) == 6 and argv[1] == "notify-listen":
+        return notify_listen(argv[2], argv[3], argv[4], float(argv[5]))
+    if len(argv) == 3 and argv[1] == "library-versions":
+        return library_versions(argv[2])
     print(__doc__, file=sys.stderr)
     return 2
 
