@@ -247,7 +247,7 @@ def warm_report(results, out, checks):
     out.append(f"1. Load driver, unix socket, warm DNS cache: {warm['concurrency']} concurrent "
                f"sessions x {warm['sessions']}, {warm['rcpts']} RCPT, 5 headers, 1 KiB body, "
                f"1000 clients; median of {len(warm['rounds'])} alternating rounds")
-    out.append(f"   {'filter':<12}{'sessions/s':>11}{'ratio':>7}{'CPU us/sess':>13}{'peak RSS':>10}"
+    out.append(f"   {'filter':<19}{'sessions/s':>11}{'ratio':>7}{'CPU us/sess':>13}{'peak RSS':>10}"
                f"   {'decision ms p50/p99/max':<24}{'session ms p50/p99/max':<24}")
     base_rate = median(null, "sessions_per_second") if null else 0
     for name, rows in targets.items():
@@ -255,7 +255,7 @@ def warm_report(results, out, checks):
         cpu = median(rows, "cpu_per_session_us")
         peak = max(r["peak_kib"] for r in rows) / 1024
         best = sorted(rows, key=lambda r: r["sessions_per_second"])[len(rows) // 2]
-        out.append(f"   {name:<12}{rate:>11.0f}{rate / base_rate if base_rate else 0:>7.2f}{cpu:>13.0f}"
+        out.append(f"   {name:<19}{rate:>11.0f}{rate / base_rate if base_rate else 0:>7.2f}{cpu:>13.0f}"
                    f"{peak:>8.1f}Mi   {fmt_stage(stage(best, 'decision')):<24}"
                    f"{fmt_stage(stage(best, 'session')):<24}")
     correctness_of("warm", warm, checks)
@@ -267,6 +267,34 @@ def warm_report(results, out, checks):
         checks.target(extra < 100, f"warm cache: portcullis CPU per session {extra:+.0f} us over the "
                       f"null filter (target < +100 us)")
     greylisting_report(targets, results, out, checks)
+    metrics_report(targets, warm, results, out, checks)
+
+
+def metrics_report(targets, warm, results, out, checks):
+    """The portcullis-metrics row of part 1 beside portcullis: what the
+    counters cost, same configuration, same rounds."""
+    off, on = targets.get("portcullis", []), targets.get("portcullis-metrics", [])
+    if not off or not on:
+        return
+    ratio = median(on, "sessions_per_second") / median(off, "sessions_per_second")
+    extra = median(on, "cpu_per_session_us") - median(off, "cpu_per_session_us")
+    spread = max(r["cpu_per_session_us"] for r in off) - min(r["cpu_per_session_us"] for r in off)
+    out.append(f"   portcullis-metrics: metrics.listen on (every counter counting, the endpoint "
+               f"idle during the rounds); {ratio:.2f} x portcullis' sessions/s, CPU {extra:+.1f} "
+               f"us/session" + (f"; within the {spread:.0f} us/session that portcullis' own CPU "
+                                f"moved between rounds" if abs(extra) < spread else ""))
+    checks.lines.append(f"  [info] warm cache, metrics on vs off: {ratio:.2f} x the sessions/s, "
+                        f"CPU {extra:+.1f} us per session")
+    path = os.path.join(results, "metrics-scrape.txt")
+    counted = None
+    if os.path.exists(path):
+        for line in open(path):
+            if line.startswith("portcullis_sessions_total "):
+                counted = int(float(line.split()[1]))
+    driven = warm["sessions"] * len(warm["rounds"])
+    checks.correctness(counted is not None and counted >= driven,
+                       f"warm/portcullis-metrics: /metrics counted {counted} sessions after the "
+                       f"run, wanted at least the {driven} of the measured rounds")
 
 
 def cold_report(results, out, checks):

@@ -2,9 +2,9 @@
 # portcullis needs, only those missing, so a fresh Debian 12 machine works.
 
 build_packages=(build-essential meson ninja-build pkg-config libmilter-dev libunbound-dev libevent-dev liblmdb-dev libhiredis-dev libpsl-dev publicsuffix libopendkim-dev libssl-dev
-    libboost-program-options-dev doctest-dev nlohmann-json3-dev libyaml-cpp-dev dns-root-data libsystemd-dev)
+    libboost-program-options-dev doctest-dev nlohmann-json3-dev libyaml-cpp-dev dns-root-data libsystemd-dev libmicrohttpd-dev)
 test_packages=(postfix redis-server swaks miltertest nsd ldnsutils dnsutils python3 python3-yaml python3-dkim python3-nacl groff-base man-db
-    clang-format debhelper lintian dpkg-dev fakeroot)
+    clang-format debhelper lintian dpkg-dev fakeroot curl)
 fuzz_packages=(clang libclang-rt-14-dev)
 # The Sendmail cases run Debian's sendmail-bin unpacked (fetch_sendmail):
 # m4 builds the .cf, the rest are the libraries sendmail-bin links.

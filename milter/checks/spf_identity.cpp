@@ -2,6 +2,7 @@
 
 #include "core/host_name.hpp"
 #include "core/log.hpp"
+#include "metrics/registry.hpp"
 
 #include <algorithm>
 
@@ -108,10 +109,16 @@ void start_spf(const CheckContext &context, SpfIdentity identity) {
     SpfDone done;
     if (identity == SpfIdentity::mail_from)
         done = [notes, key, transaction = notes->transaction()](SpfResult result) {
+            metrics::global().count_spf_result(to_string(SpfIdentity::mail_from),
+                                               to_string(result.result));
             notes->put_for_transaction(transaction, key, std::move(result));
         };
     else
-        done = [notes, key](SpfResult result) { notes->put_for_session(key, std::move(result)); };
+        done = [notes, key](SpfResult result) {
+            metrics::global().count_spf_result(to_string(SpfIdentity::helo),
+                                               to_string(result.result));
+            notes->put_for_session(key, std::move(result));
+        };
     spf_check_host(lookups, std::move(*request), spf_options(context.config), std::move(done));
 }
 

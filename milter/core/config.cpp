@@ -304,6 +304,8 @@ std::vector<OptionSpec> build_table(std::span<const RuleSpec> rules,
         table.push_back(option.spec);
     for (const auto &option : message_options())
         table.push_back(option.spec);
+    for (const auto &option : metrics_options())
+        table.push_back(option.spec);
     for (const auto &option : policy_options)
         table.push_back(option.spec);
     append_rule_options(table, rules, storage);
@@ -355,6 +357,8 @@ void convert(std::span<const OptionSpec> options, const OptionSources &sources, 
     for (const auto &option : memory_options())
         option.store(OptionValue(option.spec, sources), config);
     for (const auto &option : message_options())
+        option.store(OptionValue(option.spec, sources), config);
+    for (const auto &option : metrics_options())
         option.store(OptionValue(option.spec, sources), config);
     // The rule actions before the policy section's own options: the order
     // in which their errors have always been reported.

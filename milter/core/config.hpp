@@ -139,6 +139,11 @@ struct Config {
         std::string authserv_id; // lower-case; empty: the MTA's j macro
     } message;
 
+    // The Prometheus endpoint (milter/metrics/).
+    struct Metrics {
+        std::string listen; // "IP:PORT" or "[IPv6]:PORT"; empty: off
+    } metrics;
+
     // The state store (milter/state/): memory across sessions.
     struct State {
         std::string backend; // "lmdb" or "redis"

@@ -1,5 +1,7 @@
 #include "log.hpp"
 
+#include "metrics/registry.hpp"
+
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -142,9 +144,10 @@ void log_message(int priority, std::string_view text) {
     {
         std::unique_lock lock(queue.mutex);
         if (queue.capacity > 0) {
-            if (queue.lines.size() >= queue.capacity)
+            if (queue.lines.size() >= queue.capacity) {
                 ++queue.dropped;
-            else
+                metrics::global().count_log_lines_dropped(1);
+            } else
                 queue.lines.push_back({priority, std::string(text)});
             lock.unlock();
             queue.changed.notify_one();

@@ -39,4 +39,7 @@ std::span<const BoundOption> memory_options();
 // the message stage, after the memory options.
 std::span<const BoundOption> message_options();
 
+// metrics.listen, after the message options.
+std::span<const BoundOption> metrics_options();
+
 } // namespace portcullis

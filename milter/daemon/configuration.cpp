@@ -1,6 +1,7 @@
 #include "configuration.hpp"
 #include "privileges.hpp"
 
+#include "resolver/metered_resolver.hpp"
 #include "resolver/unbound_resolver.hpp"
 
 #include <algorithm>
@@ -79,7 +80,8 @@ verify_configuration(const std::string &file,
         return result;
     std::shared_ptr<Resolver> resolver;
     try {
-        resolver = std::make_shared<UnboundResolver>(runtime.config->resolver);
+        resolver = std::make_shared<MeteredResolver>(
+            std::make_shared<UnboundResolver>(runtime.config->resolver));
     } catch (const std::exception &error) {
         result.errors.push_back(ConfigError{file, 0, "", std::string("resolver: ") + error.what()});
         result.config = nullptr;

@@ -9,7 +9,12 @@
 #include "pid_file.hpp"
 #include "privileges.hpp"
 #include "service_manager.hpp"
+#include "memory/metered_store.hpp"
 #include "memory/open_store.hpp"
+#include "metrics/http_server.hpp"
+#include "metrics/registry.hpp"
+#include "checks/check.hpp"
+#include "core/policy.hpp"
 #include "session/runtime.hpp"
 
 #include <atomic>
@@ -20,6 +25,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <pthread.h>
@@ -35,6 +41,9 @@ namespace {
 // runtime the daemon builds gets it.
 std::shared_ptr<state::Store> daemon_store;
 Config::State daemon_store_options;
+// metrics.listen as the daemon started with it (unset until then): a
+// reload does not rebind.
+std::optional<std::string> metrics_listen;
 
 std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
     const auto verified = verify_configuration(options.config_file, options.overrides, true);
@@ -42,6 +51,10 @@ std::shared_ptr<const Runtime> load_runtime(const DaemonOptions &options) {
         log_error("configuration: " + error.to_string());
     if (!verified.runtime || !daemon_store)
         return verified.runtime;
+    if (metrics_listen && verified.runtime->config->metrics.listen != *metrics_listen)
+        log_warning("metrics.listen changed: it takes effect at the next restart; still " +
+                    (metrics_listen->empty() ? std::string("not serving metrics")
+                                             : "serving metrics on " + *metrics_listen));
     if (!(verified.runtime->config->state == daemon_store_options))
         log_warning("state.* options changed: they take effect at the next restart; still "
                     "using " +
@@ -166,10 +179,12 @@ class Reloader {
         log_notice("SIGHUP: reloading " + options_.config_file);
         if (auto fresh = load_runtime(options_)) {
             install_runtime(fresh);
+            metrics::global().count_reload(true);
             log_notice("configuration reloaded" +
                        std::string(fresh->config->dry_run ? " (dry-run)" : ""));
             notify_ready("configuration reloaded");
         } else {
+            metrics::global().count_reload(false);
             log_error("reload failed; keeping the running configuration");
             notify_ready("reload failed; serving with the previous configuration");
         }
@@ -211,6 +226,7 @@ struct Service {
     std::shared_ptr<const Runtime> runtime; // the first configuration's
     PidFile pid_file;
     std::string user; // the one it runs as
+    std::unique_ptr<metrics::HttpServer> metrics_server;
 };
 
 // Creates state.path for LMDB as root, owned by the user the daemon
@@ -239,11 +255,36 @@ bool open_daemon_store(Service &service) {
         log_error("cannot open the state store: " + error);
         return false;
     }
-    daemon_store = std::move(store);
+    daemon_store = std::make_shared<memory::MeteredStore>(std::move(store));
     daemon_store_options = config.state;
     service.runtime = with_store(service.runtime, daemon_store);
     install_runtime(service.runtime);
     log_notice("state store: " + daemon_store->describe());
+    return true;
+}
+
+// The rules verdicts are counted by, then the HTTP endpoint of
+// metrics.listen (if set), bound before privileges are dropped like the
+// milter socket. A reload keeps it as it is (metrics_listen).
+bool start_metrics(const Config &config, Service &service) {
+    std::vector<std::string_view> rules;
+    for (const auto &rule : rule_table())
+        rules.push_back(rule.id);
+    for (const auto &rule : policy_rules())
+        rules.push_back(rule.id);
+    metrics::global().register_rules(rules);
+    metrics_listen = config.metrics.listen;
+    if (metrics_listen->empty())
+        return true;
+    std::string error;
+    const auto address = metrics::parse_listen_address(*metrics_listen, error);
+    if (address)
+        service.metrics_server = metrics::HttpServer::start(*address, metrics::global(), error);
+    if (!service.metrics_server) {
+        log_error("metrics.listen: " + error);
+        return false;
+    }
+    log_notice("serving metrics on http://" + *metrics_listen + "/metrics");
     return true;
 }
 
@@ -294,6 +335,8 @@ int start_service(const DaemonOptions &options, Service &service) {
     }
     disable_nagle_on_listener();
     keep_reserve_descriptor();
+    if (!start_metrics(config, service))
+        return 71;
     prepare_state_directory(config, *identity);
     if (!drop_privileges(*identity))
         return 77; // EX_NOPERM
@@ -438,6 +481,7 @@ int run_daemon(const DaemonOptions &given) {
         drain_log.write_out();
         std::_Exit(status);
     }
+    service.metrics_server.reset();
     install_runtime(nullptr);
     service.runtime.reset();
     daemon_store.reset(); // stops the LMDB sweeper; the last session is gone

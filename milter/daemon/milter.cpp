@@ -1,6 +1,7 @@
 #include "milter.hpp"
 
 #include "core/log.hpp"
+#include "metrics/registry.hpp"
 #include "session/session.hpp"
 
 #include <arpa/inet.h>
@@ -220,6 +221,7 @@ sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *address) {
         connection.session.reset(); // a second connect on one MTA connection
         auto runtime = current_runtime();
         auto session = std::make_unique<Session>(runtime, next_session_id());
+        metrics::global().count_session();
         std::optional<IpAddress> daemon_address;
         if (auto text = macro(ctx, "{daemon_addr}"); !text.empty())
             daemon_address = IpAddress::parse(text);

@@ -16,6 +16,7 @@
 #include "checks/dnsbl.hpp"
 #include "checks/spf_identity.hpp"
 #include "core/log.hpp"
+#include "metrics/registry.hpp"
 #include "memory/abuse_counters.hpp"
 #include "memory/allowlist.hpp"
 #include "memory/greylist.hpp"
@@ -147,6 +148,7 @@ void Session::log_block(Stage stage, const std::string &recipient, const std::st
     if (config().dry_run)
         line += " dry-run=yes";
     line += " text=\"" + log_quoted(reply.text(), 600) + "\"";
+    metrics::global().count_verdict(block_->rule, block_enforced_ ? "tempfail" : "log");
     log_message(block_enforced_ ? LOG_NOTICE : LOG_INFO, line);
 }
 

@@ -15,6 +15,7 @@
 #include "message_state.hpp"
 
 #include "core/log.hpp"
+#include "metrics/registry.hpp"
 #include "message/auth_results.hpp"
 #include "message/syntax.hpp"
 
@@ -247,8 +248,13 @@ void Session::log_message_decision(const MessageAnswer &answer, Stage stage,
     for (const auto &signature : message_->facts.dkim)
         line += " dkim=" + std::string(to_string(signature.result)) + ":" +
                 log_safe(signature.domain, 64);
-    for (const auto &rule : logged)
+    for (const auto &rule : logged) {
         line += " log=" + rule;
+        metrics::global().count_verdict(rule, "log");
+    }
+    metrics::global().count_verdict(refused && !answer.rule.empty() ? std::string_view(answer.rule)
+                                                                    : "none",
+                                    refused ? to_string(answer.policy_verdict) : "continue");
     log_message(refused && !answer.exempt && !answer.dry_run ? LOG_NOTICE : LOG_INFO, line);
 }
 

@@ -3,6 +3,7 @@
 #include "message_state.hpp"
 
 #include "core/log.hpp"
+#include "metrics/registry.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -63,6 +64,17 @@ const std::string *allow_hostname_match(const std::string &name,
             return &suffix;
     }
     return nullptr;
+}
+
+// The counts of one RCPT decision line: its rule and action (rule "none"
+// for continue, or for a refusal without a rule), and each rule it names
+// in log=.
+void count_decision(bool refused, std::string_view rule, std::string_view verdict,
+                    const std::vector<const CheckResult *> &logged) {
+    metrics::global().count_verdict(refused && !rule.empty() ? rule : "none",
+                                    refused ? verdict : "continue");
+    for (const auto *result : logged)
+        metrics::global().count_verdict(result->rule, "log");
 }
 
 } // namespace
@@ -377,6 +389,8 @@ void Session::log_decision(const RecipientAnswer &answer, const std::string &rec
     line += answer.log_fields;
     for (const auto *logged : evaluation.decision.logged)
         line += " log=" + logged->rule;
+    count_decision(refused, answer.rule, to_string(answer.policy_verdict),
+                   evaluation.decision.logged);
     log_message(refused && !answer.exempt && !answer.dry_run ? LOG_NOTICE : LOG_INFO, line);
 }
 
@@ -434,6 +448,7 @@ void Session::log_over_budget(const std::string &recipient) const {
     if (config().dry_run)
         line += " dry-run=yes";
     line += " text=\"" + log_quoted(reply.text(), 600) + "\"";
+    metrics::global().count_verdict(over_budget_->rule, "tempfail");
     log_message(config().dry_run ? LOG_INFO : LOG_NOTICE, line);
 }
 

@@ -1,13 +1,17 @@
 #include "shared_answers.hpp"
 
+#include "metrics/registry.hpp"
+
 namespace portcullis {
 
 void SharedAnswers::resolve(const std::string &name, DnsType type, Callback done) {
     auto key = std::to_string(static_cast<int>(type)) + " " + name;
     if (auto answer = find(key)) {
+        metrics::global().count_answer_cache(true);
         done(std::move(*answer));
         return;
     }
+    metrics::global().count_answer_cache(false);
     // Weak: a pending lookup must not keep the runtime's cache alive.
     std::weak_ptr<SharedAnswers> weak = shared_from_this();
     resolver_->resolve(name, type,

@@ -786,4 +786,5 @@ run_all_cases() {
     run_daemon_cases
     run_memory_cases
     run_memory_fault_cases
+    run_metrics_cases
 }

@@ -37,7 +37,7 @@ MILTER_BIN=$BUILD_DIR/milter/portcullis
 CASE_FILTER=${2:-}
 
 missing=""
-for tool in nsd nsd-checkconf nsd-checkzone postfix swaks miltertest dig python3 stdbuf \
+for tool in nsd nsd-checkconf nsd-checkzone postfix swaks miltertest dig python3 stdbuf curl \
     redis-server redis-cli; do
     PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null || missing="$missing $tool"
 done
@@ -63,6 +63,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 . "$HERE/memory_fault_cases.sh"
 # shellcheck source=sendmail_cases.sh
 . "$HERE/sendmail_cases.sh"
+# shellcheck source=metrics_cases.sh
+. "$HERE/metrics_cases.sh"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
