@@ -136,6 +136,9 @@ def compare(url, log, expected_sessions):
                             (key[0], key[1], scraped[key], logged[key]))
     if not logged:
         problems.append("no decision lines in the log")
+    for rule, action in scraped:
+        if "other" in (rule, action):
+            problems.append("counted under other: rule=%s action=%s" % (rule, action))
     for problem in problems:
         print(problem)
     print("compared %d (rule, action) pairs, %d decision lines" %
