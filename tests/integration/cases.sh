@@ -639,6 +639,7 @@ count_script_cases() {
 # milter.lua (miltertest) and milter_raw.py against a milter of their own,
 # on its own socket, with the same DNS as the Postfix cases.
 run_protocol_cases() {
+    section_mine || return 0
     if [ -n "${CASE_FILTER:-}" ] && ! [[ miltertest-milter-raw =~ $CASE_FILTER ]]; then
         return 0
     fi
@@ -732,6 +733,9 @@ run_all_cases() {
     write_milter_config "$CLOSED_CONF" "$MILTER_SOCKET" enforce "$CLOSED_PORT"
     start_blackhole || echo "integration: the DNS black hole did not start" >&2
 
+    # Sections (lib.sh, case_section): groups of cases that need nothing
+    # from the cases of another section; parallel groups share them out.
+    case_section configuration
     run_case dns-zones-served case_dns_zones_served
     run_case postfix-milter-down-tempfails case_postfix_milter_down_tempfails
     run_case config-check-good case_config_check_good
@@ -746,6 +750,7 @@ run_all_cases() {
     run_case defect-n-unknown-user case_defect_n_unknown_user
     run_case defect-n-collects-errors case_defect_n_collects_errors
     run_case defect-start-missing-replies-file case_defect_start_missing_replies_file
+    case_section clients
     run_case good-client-accepted case_good_client_accepted
     run_case rdns-missing-rejected case_rdns_missing_rejected
     run_case rdns-unconfirmed-tempfailed case_rdns_unconfirmed_tempfailed
@@ -771,6 +776,7 @@ run_all_cases() {
     run_case defect-deny-sender-star-pattern case_defect_deny_sender_star_pattern
     run_case ipv6-good-client-accepted case_ipv6_good_client_accepted
     run_case ipv6-rdns-missing-rejected case_ipv6_rdns_missing_rejected
+    case_section cli-and-reload
     run_case check-cli-matches-milter case_check_cli_matches_milter
     run_case dry-run-accepts-and-logs case_dry_run_accepts_and_logs
     run_case sighup-reloads-config case_sighup_reloads_config
@@ -778,13 +784,18 @@ run_all_cases() {
     run_case sighup-refuses-what-n-refuses case_sighup_refuses_what_n_refuses
     run_case dns-timeout-tempfails case_dns_timeout_tempfails
     run_case dns-closed-port-tempfails case_dns_closed_port_tempfails
+    case_section spf
     run_spf_cases
+    case_section message
     run_message_cases
+    case_section protocol
     run_protocol_cases
+    case_section daemon
     run_case privileges-dropped case_privileges_dropped
     run_case sigterm-exits case_sigterm_exits
     run_daemon_cases
     run_memory_cases
+    case_section memory-fault
     run_memory_fault_cases
     run_metrics_cases
 }

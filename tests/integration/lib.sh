@@ -35,6 +35,7 @@ note_file() {
 # run_case NAME FUNCTION: runs FUNCTION, prints PASS/FAIL NAME.
 run_case() {
     local name=$1 function=$2
+    section_mine || return 0
     if [ -n "${CASE_FILTER:-}" ] && ! [[ $name =~ $CASE_FILTER ]]; then
         return 0
     fi
@@ -48,6 +49,86 @@ run_case() {
         cat "$CASE_NOTES"
         FAILED=$((FAILED + 1))
     fi
+}
+
+# --- sections and parallel groups ---------------------------------------
+
+# run_all_cases marks its sections with case_section NAME; a serial run
+# ignores the marks. With PORTCULLIS_IT_JOBS=N, run.sh runs run_groups:
+# N groups, each a run.sh of its own with its own temporary directory,
+# ports, nsd, Postfix and milters, side by side. Every group walks all the
+# sections and runs those it claims first (mkdir in the directory they
+# share, $IT_SHARED), so a section's cases run together and in order in
+# one group, and a group that is done takes the next unclaimed section. A
+# group writes each section's output to a file of its own; run_groups
+# prints them in section order and adds up the groups' counts, so the
+# output and the counts are those of a serial run.
+IT_SHARED=${PORTCULLIS_IT_SHARED:-}
+IT_GROUP=${PORTCULLIS_IT_GROUP:-}
+SECTION_COUNT=0
+SECTION_MINE=yes
+[ -n "$IT_SHARED" ] && SECTION_MINE=""
+
+# section_mine: the current section's cases run in this process.
+section_mine() {
+    [ -z "$IT_SHARED" ] || [ "$SECTION_COUNT" -gt 0 ] || case_section start
+    [ -n "$SECTION_MINE" ]
+}
+
+case_section() {
+    [ -n "$IT_SHARED" ] || return 0
+    SECTION_COUNT=$((SECTION_COUNT + 1))
+    if mkdir "$IT_SHARED/claims/$SECTION_COUNT" 2>/dev/null; then
+        SECTION_MINE=yes
+        exec >"$(printf '%s/out/%03d-%s' "$IT_SHARED" "$SECTION_COUNT" "$1")" 2>&1
+    else
+        SECTION_MINE=""
+        exec >>"$IT_SHARED/group-${IT_GROUP%%/*}.log" 2>&1
+    fi
+}
+
+# end_sections: what the group prints after its last section (its
+# summary) goes to the group's own log again.
+end_sections() {
+    [ -n "$IT_SHARED" ] || return 0
+    exec >>"$IT_SHARED/group-${IT_GROUP%%/*}.log" 2>&1
+}
+
+# run_groups JOBS ARGUMENT...: runs `run.sh ARGUMENT...` as JOBS groups
+# (see above), then prints what they printed in the order of a serial run
+# and the sum of their counts as "integration: N passed, M failed".
+run_groups() {
+    local jobs=$1 shared group line passed=0 failed=0 pids=()
+    shift
+    shared=$(mktemp -d /tmp/portcullis-integration-groups.XXXXXX) || return 1
+    mkdir "$shared/claims" "$shared/out"
+    trap '[ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null; wait; rm -rf "$shared"; exit 130' INT TERM
+    for group in $(seq 1 "$jobs"); do
+        PORTCULLIS_IT_SHARED=$shared PORTCULLIS_IT_GROUP=$group/$jobs \
+            "$HERE/run.sh" "$@" >>"$shared/group-$group.log" 2>&1 &
+        pids+=("$!")
+    done
+    wait "${pids[@]}"
+    trap - INT TERM
+    for line in "$shared"/out/[0-9]*; do
+        [ -f "$line" ] && cat "$line"
+    done
+    for group in $(seq 1 "$jobs"); do
+        grep -v -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$shared/group-$group.log"
+        line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$shared/group-$group.log" | tail -n 1)
+        if [ -z "$line" ]; then
+            echo "FAIL group-$group (ended without its summary)"
+            failed=$((failed + 1))
+            continue
+        fi
+        line=${line#integration: }
+        passed=$((passed + ${line%% passed*}))
+        line=${line#* passed, }
+        failed=$((failed + ${line%% failed}))
+    done
+    rm -rf "$shared"
+    echo "integration: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
 }
 
 # --- ports -------------------------------------------------------------
@@ -73,11 +154,17 @@ EOF
 # redis-server of the memory cases and a second Postfix smtpd, which
 # hands its sessions to a second milter (memory_cases.sh).
 pick_ports() {
-    local base _
+    local base _ group=1 groups=1
+    if [ -n "$IT_GROUP" ]; then
+        group=${IT_GROUP%%/*}
+        groups=${IT_GROUP#*/}
+    fi
     for _ in $(seq 1 50); do
         # Below the kernel's ephemeral range (32768 on Debian): an outgoing
         # connection cannot take a port between the check and the bind.
-        base=${PORTCULLIS_IT_PORT_BASE:-$((12000 + (RANDOM % 2000) * 10))}
+        # Group K of N (run_groups) takes the Kth of every N blocks of ten.
+        base=${PORTCULLIS_IT_PORT_BASE:-$((12000 + (RANDOM % (2000 / groups)) * groups * 10))}
+        base=$((base + (group - 1) * 10))
         if ports_free $(seq "$base" $((base + 7))); then
             SMTP_PORT=$base
             DNS_PORT=$((base + 1))

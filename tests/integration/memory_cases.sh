@@ -427,6 +427,7 @@ memory_run_case() {
 run_memory_cases() {
     local backend entry
     for backend in lmdb redis; do
+        case_section "memory-$backend"
         MEMORY_BACKEND=$backend
         for entry in \
             greylist-first-try:case_greylist_first_try \

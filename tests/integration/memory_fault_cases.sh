@@ -38,13 +38,14 @@ mf_config() {
 }
 
 # mf_free_port: a TCP and UDP port free on 127.0.0.1, below the harness's
-# random range (20000 and up) and the kernel's ephemeral ports (32768 and up).
+# random range (12000 and up, lib.sh's pick_ports, that of parallel groups
+# too) and the kernel's ephemeral ports (32768 and up).
 mf_free_port() {
     local port _
     for _ in $(seq 1 50); do
-        port=$((10000 + RANDOM % 10000))
-        # PORTCULLIS_IT_PORT_BASE may put the harness's six down here.
-        if [ "$port" -ge "$SMTP_PORT" ] && [ "$port" -le $((SMTP_PORT + 5)) ]; then continue; fi
+        port=$((10000 + RANDOM % 2000))
+        # PORTCULLIS_IT_PORT_BASE may put the harness's eight down here.
+        if [ "$port" -ge "$SMTP_PORT" ] && [ "$port" -le $((SMTP_PORT + 7)) ]; then continue; fi
         ports_free "$port" && { echo "$port"; return 0; }
     done
     return 1

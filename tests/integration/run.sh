@@ -6,7 +6,10 @@
 #   BUILD_DIR/milter/portcullis is the milter under test. CASE_REGEX, if
 #   given, runs only the cases whose names match (bash regex).
 # Environment: PORTCULLIS_IT_KEEP=1 keeps the temporary directory (configs,
-#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+7.
+#   transcripts, logs); PORTCULLIS_IT_PORT_BASE=N uses ports N..N+7;
+#   PORTCULLIS_IT_JOBS=N runs the cases in N groups side by side, each
+#   with servers of its own (lib.sh, run_groups), and prints the same
+#   lines and counts as a serial run, in the same order, at the end.
 #
 # Needs root and the Debian packages postfix, swaks, miltertest, nsd,
 # dnsutils, python3-yaml, redis-server; the Sendmail cases also m4 and
@@ -66,6 +69,12 @@ export PATH=$PATH:/usr/sbin:/sbin
 # shellcheck source=metrics_cases.sh
 . "$HERE/metrics_cases.sh"
 
+# Groups side by side (lib.sh, run_groups): this process only gathers.
+if [ "${PORTCULLIS_IT_JOBS:-1}" -gt 1 ] && [ -z "$IT_SHARED" ]; then
+    run_groups "$PORTCULLIS_IT_JOBS" "$@"
+    exit
+fi
+
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -75,7 +84,9 @@ if ! setup_environment; then
 fi
 
 run_all_cases
+case_section sendmail
 run_sendmail_cases
+end_sections
 
 echo "integration: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

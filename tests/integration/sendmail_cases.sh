@@ -388,6 +388,7 @@ write_sendmail_milter_config() {
 }
 
 run_sendmail_cases() {
+    section_mine || return 0
     local cases=(clean-accept good-client rdns-missing rdns-unconfirmed dnsbl-listed
         postmaster-exempt helo-syntax helo-literal-matching helo-literal-mismatch helo-claims-us
         deny-sender sender-domain-missing sender-null-mx spf-pass spf-fail-exp

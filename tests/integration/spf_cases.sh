@@ -374,6 +374,8 @@ run_spf_cases() {
     run_case spf-cli-help case_spf_cli_help
     run_case spf-cli-harness-zones case_spf_cli_harness_zones
     run_case spf-check-cli-shows-spf case_spf_check_cli_shows_spf
+    # The suite's scenarios (the longest cases) in two sections.
+    case_section spf-suite
     run_case spf-suite-initial case_spf_suite_initial
     run_case spf-suite-record-lookup case_spf_suite_record_lookup
     run_case spf-suite-selecting case_spf_suite_selecting
@@ -382,6 +384,7 @@ run_spf_cases() {
     run_case spf-suite-ptr case_spf_suite_ptr
     run_case spf-suite-a case_spf_suite_a
     run_case spf-suite-include case_spf_suite_include
+    case_section spf-suite-continued
     run_case spf-suite-mx case_spf_suite_mx
     run_case spf-suite-exists case_spf_suite_exists
     run_case spf-suite-ip4 case_spf_suite_ip4
