@@ -430,13 +430,13 @@ case_daemon_sd_notify() {
     rm -f "$out" "$socket"
     probe notify-listen "$notify" "$socket" "$out" 40 >"$WORK/notify-listener.log" 2>&1 &
     listener=$!
-    if ! wait_until 5 grep -q '^listening' "$WORK/notify-listener.log"; then
+    if ! wait_until 5 grep -qs '^listening' "$WORK/notify-listener.log"; then
         note "    the notify listener did not start:"
         note_file "$WORK/notify-listener.log"
         return 1
     fi
     daemon_start notify "$conf" env "NOTIFY_SOCKET=$notify"
-    if ! wait_until 10 grep -q '^READY=1' "$out"; then
+    if ! wait_until 10 grep -qs '^READY=1' "$out"; then
         note "    no READY=1 within 10 s; received:"
         note_file "$out"
         note_file "$DAEMON_LOG"
@@ -444,7 +444,7 @@ case_daemon_sd_notify() {
         return 1
     fi
     kill -HUP "$DAEMON_PID"
-    wait_until 10 grep -q 'configuration reloaded' "$DAEMON_LOG"
+    wait_until 10 grep -qs 'configuration reloaded' "$DAEMON_LOG"
     wait_until 5 notifications_at_least 3
     kill -TERM "$DAEMON_PID"
     daemon_wait_exit 10 || note "    still running 10 s after SIGTERM"
@@ -505,7 +505,7 @@ case_version_libraries() {
     conf=$(daemon_config version)
     daemon_start version "$conf"
     daemon_wait_socket "$socket" || { note "    did not start:"; note_file "$DAEMON_LOG"; return 1; }
-    wait_until 5 grep -q 'starting portcullis' "$DAEMON_LOG"
+    wait_until 5 grep -qs 'starting portcullis' "$DAEMON_LOG"
     start_line=$(grep -m 1 'starting portcullis' "$DAEMON_LOG")
     # "libmilter 1.0.1, libunbound 1.17.1, libopendkim 2.11.0" in the start line
     if ! grep -qF -- "($(paste -sd, <<<"$expected" | sed 's/,/, /g'))" <<<"$start_line"; then

@@ -333,7 +333,7 @@ start_suite_relay() {
     "$PYTHON" "$HERE/dns_relay.py" "$SUITE_RELAY_PORT" "$SUITE_DNS_PORT" --silent "$timeouts" \
         >"$WORK/nsd-suite/relay.log" 2>&1 &
     SUITE_RELAY_PID=$!
-    wait_until 10 grep -q '^listening' "$WORK/nsd-suite/relay.log"
+    wait_until 10 grep -qs '^listening' "$WORK/nsd-suite/relay.log"
 }
 stop_suite_relay() { stop_pid "$SUITE_RELAY_PID" 5; SUITE_RELAY_PID=""; }
 
@@ -342,7 +342,7 @@ BLACKHOLE_PID=""
 start_blackhole() {
     "$PYTHON" "$HERE/dns_blackhole.py" 127.0.0.1 "$BLACKHOLE_PORT" >"$WORK/blackhole.log" 2>&1 &
     BLACKHOLE_PID=$!
-    wait_until 10 grep -q '^listening' "$WORK/blackhole.log"
+    wait_until 10 grep -qs '^listening' "$WORK/blackhole.log"
 }
 stop_blackhole() { stop_pid "$BLACKHOLE_PID" 5; BLACKHOLE_PID=""; }
 

@@ -55,7 +55,7 @@ case_metrics_match_log() {
     # says that the endpoint stays where it is.
     sed -i "s/^metrics.listen = .*/metrics.listen = 127.0.0.1:$((port + 1))/" "$config"
     kill -HUP "$DAEMON_PID"
-    wait_until 10 grep -q "configuration reloaded" "$DAEMON_LOG" ||
+    wait_until 10 grep -qs "configuration reloaded" "$DAEMON_LOG" ||
         { note "    no reload"; note_file "$DAEMON_LOG"; ok=1; }
     grep -q "metrics.listen changed: it takes effect at the next restart" "$DAEMON_LOG" ||
         { note "    no line about metrics.listen changed"; ok=1; }
