@@ -15,6 +15,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace portcullis {
@@ -32,7 +33,15 @@ struct Connection {
     bool leading_space = false;   // SMFIP_HDR_LEADSPC: header values as sent
     bool skip_body = false;       // SMFIP_SKIP: the rest of the body may be skipped
     bool no_header_reply = false; // SMFIP_NR_HDR: header fields are not answered
+    bool no_eoh_reply = false;    // SMFIP_NR_EOH: the end of the header is not answered
+    bool no_body_reply = false;   // SMFIP_NR_BODY: body chunks are not answered
     bool header_failed = false;   // an internal error at a header field: EOH tempfails
+    // A refusal decided where no answer may carry it (the end of the
+    // header with SMFIP_NR_EOH): given at the first stage that answers
+    // (a body chunk, or the end of the message). Its text was set with
+    // smfi_setreply() when it was decided; libmilter sends that text with
+    // the next reject or tempfail, which is this one.
+    std::optional<sfsistat> held;
 
     Connection() { ++connections_open; }
     ~Connection() { --connections_open; }
@@ -204,7 +213,23 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
         *steps_out |= SMFIP_NR_HDR;
         connection.no_header_reply = true;
     }
-    if (needs.body && (steps & SMFIP_SKIP)) {
+    // On a Unix socket the end of the header and the body chunks go
+    // unanswered too: the MTA sends the whole message in one stream and
+    // waits once, at its end, where a refusal of the header is given
+    // (the SMTP client hears it only after the final dot anyway). Not
+    // over TCP: there the MTA's small unanswered packets would wait for
+    // our delayed ACK (Nagle), as DATA's would.
+    if (needs.header && !listening_on_tcp() && (steps & SMFIP_NR_EOH)) {
+        *steps_out |= SMFIP_NR_EOH;
+        connection.no_eoh_reply = true;
+    }
+    if (needs.body && !listening_on_tcp() && (steps & SMFIP_NR_BODY)) {
+        // Unanswered chunks cannot be skipped: the rest of a body no
+        // check needs is read and dropped, which costs less than one
+        // answer per chunk.
+        *steps_out |= SMFIP_NR_BODY;
+        connection.no_body_reply = true;
+    } else if (needs.body && (steps & SMFIP_SKIP)) {
         *steps_out |= SMFIP_SKIP;
         connection.skip_body = true;
     }
@@ -304,7 +329,7 @@ sfsistat on_header(SMFICTX *ctx, char *name, char *value) {
 }
 
 sfsistat on_end_of_header(SMFICTX *ctx) {
-    return guarded(ctx, "eoh", [&] {
+    const sfsistat status = guarded(ctx, "eoh", [&] {
         if (auto *connection = connection_of(ctx); connection && connection->header_failed) {
             connection->header_failed = false;
             throw std::runtime_error("a header field could not be taken");
@@ -313,23 +338,51 @@ sfsistat on_end_of_header(SMFICTX *ctx) {
             return answer_message(ctx, session->end_of_header());
         return SMFIS_CONTINUE;
     });
+    auto *connection = connection_of(ctx);
+    if (!connection || !connection->no_eoh_reply)
+        return status;
+    if (status != SMFIS_CONTINUE)
+        connection->held = status;
+    return SMFIS_NOREPLY;
 }
 
 sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t size) {
-    return guarded(ctx, "body", [&] {
-        auto *connection = connection_of(ctx);
+    auto *connection = connection_of(ctx);
+    const bool silent = connection && connection->no_body_reply;
+    if (connection && connection->held) {
+        // The message is refused already: its body is not looked at.
+        if (silent)
+            return SMFIS_NOREPLY;
+        const sfsistat held = *connection->held;
+        connection->held.reset();
+        return held;
+    }
+    const sfsistat status = guarded(ctx, "body", [&] {
         if (!connection || !connection->session)
             return SMFIS_CONTINUE;
         const bool more = connection->session->body(
             std::string_view(reinterpret_cast<const char *>(chunk), chunk ? size : 0));
         return !more && connection->skip_body ? SMFIS_SKIP : SMFIS_CONTINUE;
     });
+    if (!silent)
+        return status;
+    if (status != SMFIS_CONTINUE)
+        connection->held = status; // an internal error: given at the end
+    return SMFIS_NOREPLY;
 }
 
 sfsistat on_end_of_message(SMFICTX *ctx) {
     return guarded(ctx, "eom", [&] {
         auto *connection = connection_of(ctx);
         auto *session = connection ? connection->session.get() : nullptr;
+        if (connection && connection->held) {
+            // Decided (and logged) at the end of the header.
+            const sfsistat held = *connection->held;
+            connection->held.reset();
+            if (session)
+                session->reset_transaction();
+            return held;
+        }
         if (!session)
             return SMFIS_CONTINUE;
         const auto end = session->end_of_message();
@@ -357,8 +410,10 @@ sfsistat on_end_of_message(SMFICTX *ctx) {
 
 sfsistat on_abort(SMFICTX *ctx) {
     return guarded(ctx, "abort", [&] {
-        if (auto *connection = connection_of(ctx))
+        if (auto *connection = connection_of(ctx)) {
             connection->header_failed = false;
+            connection->held.reset();
+        }
         if (auto *session = session_of(ctx))
             session->abort_transaction();
         return SMFIS_CONTINUE;

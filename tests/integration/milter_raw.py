@@ -95,8 +95,8 @@ class Session:
                 raise AssertionError("unexpected reply %r" % command)
             # 'p' progress, header/recipient/body changes at EOM: keep reading
 
-    def negotiate(self):
-        self.send(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF))
+    def negotiate(self, offer=0x1FFFFF):
+        self.send(b"O", struct.pack(">III", 6, 0x1FF, offer))
         command, data = self.packet()
         if command != b"O" or len(data) < 12:
             raise AssertionError("negotiation reply %r" % command)
@@ -369,6 +369,91 @@ def case_defect_sessions_grow_without_bound(address):
                              % (len(lines), lines[:3]))
 
 
+# A message the header rules refuse (From twice: header-repeated), on a
+# Unix socket: the end of the header and the body chunks go unanswered
+# (SMFIP_NR_EOH, SMFIP_NR_BODY) and the refusal, decided and logged at
+# the end of the header, is the answer to the end of the message, with
+# its text; the next message of the session is judged afresh.
+REPEATED_FROM = [("From", " a@example.test"), ("From", " b@example.test"),
+                 ("Date", " Thu, 03 Dec 2026 10:00:00 +0000"),
+                 ("Message-ID", " <1@example.test>"), ("Subject", " twice")]
+GOOD_HEADER = [("From", " a@example.test"), ("Date", " Thu, 03 Dec 2026 10:00:00 +0000"),
+               ("Message-ID", " <2@example.test>"), ("Subject", " once")]
+
+
+def send_header(session, fields):
+    for name, value in fields:
+        expect("header " + name, session.command(b"L", z(name, value)), PASSES)
+
+
+def refusal_of(data, rule):
+    text = data.rstrip(b"\0").decode("ascii", "replace")
+    return text.startswith("550") and "5.6.0" in text and rule in text
+
+
+def case_header_refusal_at_end_of_message(address):
+    offset = log_size()
+    session = open_session(address)
+    for flag, name in ((NR_EOH, "SMFIP_NR_EOH"), (NR_BODY, "SMFIP_NR_BODY")):
+        if not session.protocol & flag:
+            raise AssertionError("%s not negotiated on a Unix socket" % name)
+    expect("MAIL", session.command(b"M", z("<a@example.test>")), PASSES)
+    expect("RCPT", session.command(b"R", z("<user@dest.test>")), PASSES)
+    send_header(session, REPEATED_FROM)
+    expect("EOH", session.command(b"N"), PASSES)  # unanswered
+    for _ in range(3):
+        expect("body chunk", session.command(b"B", b"hello\r\n" * 2000), PASSES)
+    session.send(b"E")
+    name, data = session.reply()
+    if name != "replycode" or not refusal_of(data, "header-repeated"):
+        raise AssertionError("end of message: %s %r, wanted 550 5.6.0 naming header-repeated"
+                             % (name, data[:120]))
+    lines = log_lines_since(offset, "rule=header-repeated")
+    if len(lines) != 1 or "stage=header" not in lines[0]:
+        raise AssertionError("wanted one log line of header-repeated at stage=header, got %r"
+                             % lines[:3])
+    # The next message is judged afresh: a good header passes.
+    expect("MAIL 2", session.command(b"M", z("<a@example.test>")), PASSES)
+    expect("RCPT 2", session.command(b"R", z("<user@dest.test>")), PASSES)
+    send_header(session, GOOD_HEADER)
+    expect("EOH 2", session.command(b"N"), PASSES)
+    expect("body 2", session.command(b"B", b"hello\r\n"), PASSES)
+    session.send(b"E")
+    expect("end of message 2", session.reply()[0], PASSES)
+    session.close()
+
+
+def case_header_refusal_mta_without_no_reply(address):
+    # An MTA that offers neither SMFIP_NR_EOH nor SMFIP_NR_BODY: libmilter
+    # answers "continue" for the milter at those stages, and the refusal
+    # comes at the end of the message all the same.
+    session = Session(address)
+    session.negotiate(0x1FFFFF & ~(NR_EOH | NR_BODY))
+    if session.protocol & (NR_EOH | NR_BODY):
+        raise AssertionError("negotiated %#x: no-reply steps the MTA did not offer"
+                             % session.protocol)
+    expect("connect", session.command(b"C", connect_data(GOOD_NAME, b"4", GOOD_IP)), PASSES)
+    expect("HELO", session.command(b"H", z(GOOD_NAME)), PASSES)
+    expect("MAIL", session.command(b"M", z("<a@example.test>")), PASSES)
+    expect("RCPT", session.command(b"R", z("<user@dest.test>")), PASSES)
+    send_header(session, REPEATED_FROM)
+    expect("EOH", session.command(b"N"), PASSES)
+    expect("body chunk", session.command(b"B", b"hello\r\n"), PASSES)
+    session.send(b"E")
+    name, data = session.reply()
+    if name != "replycode" or not refusal_of(data, "header-repeated"):
+        raise AssertionError("end of message: %s %r, wanted 550 5.6.0 naming header-repeated"
+                             % (name, data[:120]))
+    expect("MAIL 2", session.command(b"M", z("<a@example.test>")), PASSES)
+    expect("RCPT 2", session.command(b"R", z("<user@dest.test>")), PASSES)
+    send_header(session, GOOD_HEADER)
+    expect("EOH 2", session.command(b"N"), PASSES)
+    expect("body 2", session.command(b"B", b"hello\r\n"), PASSES)
+    session.send(b"E")
+    expect("end of message 2", session.reply()[0], PASSES)
+    session.close()
+
+
 CASES = [
     ("helo-100k", case_helo_100k),
     ("helo-64k", case_helo_64k),
@@ -382,6 +467,8 @@ CASES = [
     ("callbacks-without-connect", case_callbacks_without_connect),
     ("libmilter-refusals", case_libmilter_refusals),
     ("defect-sessions-grow-without-bound", case_defect_sessions_grow_without_bound),
+    ("header-refusal-at-end-of-message", case_header_refusal_at_end_of_message),
+    ("header-refusal-mta-without-no-reply", case_header_refusal_mta_without_no_reply),
 ]
 
 
