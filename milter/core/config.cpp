@@ -185,6 +185,24 @@ constexpr BoundOption general_options[] = {
          config.resolver.outgoing_range = in.whole_number(16, 65536);
      }},
 
+    {{"resolver.cache-max-ttl", OptionType::duration, "1h",
+      "longest time an answer is shared between sessions (its TTL when shorter)"},
+     [](const OptionValue &in, Config &config) {
+         config.resolver.cache_max_ttl = in.duration();
+         if (config.resolver.cache_max_ttl > std::chrono::hours(24 * 7))
+             in.fail(in.written(), "must be at most 7d");
+     }},
+    {{"resolver.cache-entries", OptionType::number, "65536",
+      "how many answers are shared between sessions at most (0: none)"},
+     [](const OptionValue &in, Config &config) {
+         config.resolver.cache_entries = in.whole_number(0, 16777216);
+     }},
+    {{"resolver.cache-size", OptionType::size, "32m",
+      "how many bytes of answers are shared between sessions at most"},
+     [](const OptionValue &in, Config &config) {
+         config.resolver.cache_size = static_cast<std::size_t>(in.size());
+     }},
+
     {{"session.max-helos", OptionType::number, "10",
       "HELO/EHLO commands one session may send (0: no limit)"},
      [](const OptionValue &in, Config &config) {

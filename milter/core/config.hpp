@@ -100,6 +100,10 @@ struct Config {
         std::uint64_t msg_cache_size = 0;
         std::uint64_t rrset_cache_size = 0;
         unsigned outgoing_range = 0;
+        // The answers shared between sessions (session/shared_answers.hpp).
+        std::chrono::milliseconds cache_max_ttl{};
+        std::size_t cache_entries = 0;
+        std::size_t cache_size = 0; // bytes
     } resolver;
 
     // What one session may cost; 0 is no limit.

@@ -34,6 +34,11 @@ struct DnsAnswer {
     std::string canonical_name;
     bool secure = false;
     std::string why; // the reason of an error, for the log
+    // How long the answer may be kept, in seconds: the smallest TTL of its
+    // records (and of the CNAMEs on the way), for nxdomain and nodata the
+    // negative-caching TTL the zone's SOA gives (RFC 2308), 0 for errors.
+    // An answer from a cache carries what is left of it there.
+    std::uint32_t ttl = 0;
 
     bool is_error() const {
         return status == Status::servfail || status == Status::timeout || status == Status::bogus;

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -173,6 +174,9 @@ DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
         return answer;
     }
     answer.secure = result->secure != 0;
+    // libunbound's ttl: the answer's, or for a negative answer the one of
+    // the SOA record that came with it (RFC 2308).
+    answer.ttl = result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0;
     if (result->canonname != nullptr) {
         auto canonical = normalize_host(result->canonname);
         if (canonical != normalize_host(query_name))
@@ -209,7 +213,8 @@ struct UnboundResolver::State {
         Clock::time_point deadline;
         int async_id = 0;
         int hops = 0;
-        bool secure = true; // every hop so far was secure
+        bool secure = true;             // every hop so far was secure
+        std::uint32_t ttl = UINT32_MAX; // the smallest TTL of the hops so far
     };
 
     Config::Resolver settings;
@@ -369,6 +374,7 @@ void UnboundResolver::State::process_answers(std::vector<Delivery> &delivered) {
         auto answer = answer_from_unbound(delivery.err, delivery.result, lookup.type, lookup.name);
         ub_resolve_free(delivery.result);
         answer.secure = answer.secure && lookup.secure;
+        answer.ttl = std::min(answer.ttl, lookup.ttl);
         if (answer.canonical_name.empty() && lookup.query != lookup.name && !answer.is_error())
             answer.canonical_name = lookup.query;
         run_callback(lookup.done, std::move(answer));
@@ -392,6 +398,7 @@ bool UnboundResolver::State::chase(std::uintptr_t key, Lookup &lookup, const Del
     entry = std::move(lookup);
     entry.query = std::move(target);
     entry.secure = entry.secure && result->secure;
+    entry.ttl = std::min(entry.ttl, result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0u);
     ++entry.hops;
     const int err =
         ub_resolve_async(ctx.get(), entry.query.c_str(), static_cast<int>(entry.type), class_in,

@@ -30,7 +30,12 @@ Runtime Runtime::load(Config config, std::vector<ConfigError> &errors) {
 std::shared_ptr<const Runtime> Runtime::start(Runtime loaded, std::shared_ptr<Resolver> resolver) {
     if (!resolver)
         throw std::invalid_argument("Runtime::start needs a resolver");
-    loaded.resolver = std::make_shared<SharedAnswers>(std::move(resolver));
+    const auto &settings = loaded.config->resolver;
+    SharedAnswers::Limits limits;
+    limits.max_ttl = std::chrono::duration_cast<std::chrono::seconds>(settings.cache_max_ttl);
+    limits.max_entries = settings.cache_entries;
+    limits.max_bytes = settings.cache_size;
+    loaded.resolver = std::make_shared<SharedAnswers>(std::move(resolver), limits);
     loaded.message_needs = portcullis::message_needs(*loaded.config);
     if (loaded.config->message.dkim_verify)
         loaded.dkim = std::make_shared<const message::DkimLibrary>();

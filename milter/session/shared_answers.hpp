@@ -1,17 +1,29 @@
-// Answers shared between the sessions of one runtime for a short while,
-// in front of the real resolver, so that a client that connects again
-// and again (the load that matters) costs one trip through libunbound's
-// threads, not one per session (about 35 us of CPU per lookup, measured
-// with bench/milter-load). Errors are never shared. An answer is reused
-// up to `lifetime` after it arrived, whatever its TTL: a DNSBL delisting
-// or a PTR change shows that much later at most (postscreen keeps DNSBL
-// results 60 s for the same reason). Owned by the Runtime; a reload
-// brings a new one. Thread-safe.
+// Answers shared between the sessions of one runtime, in front of the
+// real resolver, so that a client that connects again and again (the
+// load that matters) costs one trip through libunbound's threads, not
+// one per session (about 35 us of CPU per lookup, measured with
+// bench/milter-load). A hit is answered on the caller's thread.
+//
+// An answer is kept for its TTL, at most `max_ttl`
+// (resolver.cache-max-ttl): records for the smallest TTL among them,
+// nxdomain and nodata for the negative-caching TTL of the zone's SOA
+// (RFC 2308), as libunbound reports them. Errors (servfail, timeout,
+// bogus) and answers with a TTL of 0 are never kept. The cache holds at
+// most `max_entries` answers and `max_bytes` of them (names and record
+// text, counted with a fixed overhead per entry and record); beyond
+// either, the answer used longest ago goes first. Expired answers are
+// dropped when met, and all of them once per `sweep_every`. An answer
+// handed out keeps the TTL it arrived with. Owned by the Runtime; a
+// reload brings a new, empty one. Thread-safe.
 #pragma once
 
 #include "core/dns.hpp"
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,28 +32,53 @@
 
 namespace portcullis {
 
+// The bounds of a SharedAnswers (resolver.cache-max-ttl, -entries, -size).
+struct AnswerCacheLimits {
+    std::chrono::seconds max_ttl{3600};
+    std::size_t max_entries = 65536;
+    std::size_t max_bytes = 32u << 20;
+};
+
 class SharedAnswers final : public Resolver, public std::enable_shared_from_this<SharedAnswers> {
   public:
     using Clock = std::chrono::steady_clock;
-    static constexpr auto lifetime = std::chrono::seconds(2);
-    static constexpr std::size_t capacity = 1u << 16;
+    using Limits = AnswerCacheLimits;
+    // Bytes counted for an entry beyond its text, and for each record.
+    static constexpr std::size_t entry_overhead = 128;
+    static constexpr std::size_t record_overhead = 32;
+    static constexpr auto sweep_every = std::chrono::seconds(10);
 
-    explicit SharedAnswers(std::shared_ptr<Resolver> resolver) : resolver_(std::move(resolver)) {}
+    explicit SharedAnswers(std::shared_ptr<Resolver> resolver, Limits limits = {},
+                           std::function<Clock::time_point()> now = Clock::now);
 
     void resolve(const std::string &name, DnsType type, Callback done) override;
+
+    // What the cache holds now (for tests and metrics).
+    std::size_t entries() const;
+    std::size_t bytes() const;
+
+    // The bytes an answer under `key` counts for.
+    static std::size_t size_of(const std::string &key, const DnsAnswer &answer);
 
   private:
     struct Entry {
         DnsAnswer answer;
         Clock::time_point expires;
+        std::size_t bytes = 0;
+        std::list<std::string>::iterator use; // its place in uses_
     };
 
     std::optional<DnsAnswer> find(const std::string &key);
     void store(const std::string &key, const DnsAnswer &answer);
+    void erase(std::unordered_map<std::string, Entry>::iterator it);
 
     std::shared_ptr<Resolver> resolver_;
-    std::mutex mutex_;
+    const Limits limits_;
+    const std::function<Clock::time_point()> now_;
+    mutable std::mutex mutex_;
     std::unordered_map<std::string, Entry> entries_;
+    std::list<std::string> uses_; // keys, used most recently first
+    std::size_t bytes_ = 0;
     Clock::time_point next_sweep_;
 };
 

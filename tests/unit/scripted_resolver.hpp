@@ -1,11 +1,14 @@
 // A resolver for unit tests: answers come from a table filled by the
 // test, synchronously, without any DNS. Names not in the table are
 // NXDOMAIN; an entry may also be an error (servfail, timeout, bogus).
+// Records come with a TTL of an hour unless the test gives one, NXDOMAIN
+// and NODATA with 300 s (a zone's SOA minimum), errors with none.
 #pragma once
 
 #include "core/address.hpp"
 #include "core/dns.hpp"
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -16,10 +19,15 @@ namespace portcullis::testing {
 
 class ScriptedResolver : public Resolver {
   public:
-    ScriptedResolver &add(std::string name, DnsType type, std::vector<std::string> records) {
+    static constexpr std::uint32_t record_ttl = 3600;
+    static constexpr std::uint32_t negative_ttl = 300;
+
+    ScriptedResolver &add(std::string name, DnsType type, std::vector<std::string> records,
+                          std::uint32_t ttl = record_ttl) {
         DnsAnswer answer;
         answer.status = records.empty() ? DnsAnswer::Status::nodata : DnsAnswer::Status::ok;
         answer.records = std::move(records);
+        answer.ttl = answer.records.empty() ? negative_ttl : ttl;
         answers_[{normalize_host(name), type}] = answer;
         return *this;
     }
@@ -43,9 +51,11 @@ class ScriptedResolver : public Resolver {
             auto it = answers_.find({normalize_host(name), type});
             if (it != answers_.end())
                 answer = it->second;
-            else
+            else {
                 answer.status = exists(normalize_host(name)) ? DnsAnswer::Status::nodata
                                                              : DnsAnswer::Status::nxdomain;
+                answer.ttl = negative_ttl;
+            }
         }
         done(answer);
     }

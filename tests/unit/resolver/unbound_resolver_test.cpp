@@ -52,6 +52,11 @@ const char *const local_data = R"(server:
     local-data: 'ctrl.example.test. 300 IN TXT "bell\007tab\009cr\013lf\010end"'
     local-data: "alias.example.test. 300 IN CNAME mail.example.test."
     local-data: "dangling.example.test. 300 IN CNAME nothing.example.test."
+    local-data: "ttl.example.test. 123 IN A 192.0.2.9"
+    local-data: "ttl-alias.example.test. 60 IN CNAME ttl.example.test."
+    local-zone: "negative.test." static
+    local-data: "negative.test. 3600 IN SOA ns.negative.test. hostmaster.negative.test. 1 3600 600 86400 77"
+    local-data: "host.negative.test. 3600 IN A 192.0.2.10"
     local-zone: "2.0.192.in-addr.arpa." static
     local-data: "1.2.0.192.in-addr.arpa. 300 IN PTR Mail.Example.Test."
     local-zone: "8.b.d.0.1.0.0.2.ip6.arpa." static
@@ -399,6 +404,26 @@ TEST_CASE_FIXTURE(Fixture, "DNSSEC on with the root anchor still answers local d
     CHECK(answer.records == std::vector<std::string>{"192.0.2.1"});
 }
 
+TEST_CASE_FIXTURE(
+    Fixture, "answers carry their TTL: the smallest on a CNAME chain, the SOA's when negative") {
+    UnboundResolver resolver(settings());
+    const auto direct = lookup(resolver, "ttl.example.test", DnsType::A);
+    REQUIRE(direct.status == Status::ok);
+    CHECK(direct.ttl == 123);
+    const auto chased = lookup(resolver, "ttl-alias.example.test", DnsType::A);
+    REQUIRE(chased.status == Status::ok);
+    CHECK(chased.canonical_name == "ttl.example.test");
+    CHECK(chased.ttl == 60);
+    const auto missing = lookup(resolver, "gone.negative.test", DnsType::A);
+    REQUIRE(missing.status == Status::nxdomain);
+    INFO("negative TTL ", missing.ttl);
+    CHECK(missing.ttl == 77);
+    const auto nodata = lookup(resolver, "host.negative.test", DnsType::MX);
+    REQUIRE(nodata.status == Status::nodata);
+    INFO("nodata TTL ", nodata.ttl);
+    CHECK(nodata.ttl == 77);
+}
+
 TEST_CASE("libunbound results map to statuses") {
     char address[] = {static_cast<char>(192), 0, 2, 7};
     char *data[] = {address, nullptr};
@@ -440,10 +465,13 @@ TEST_CASE("libunbound results map to statuses") {
         result.why_bogus = test.why_bogus;
         result.data = data;
         result.len = lengths;
+        result.ttl = 250;
         const auto answer =
             answer_from_unbound(test.err, test.err ? nullptr : &result, DnsType::A, qname);
         CHECK(to_string(answer.status) == to_string(test.status));
         CHECK(answer.why == test.why);
+        // The TTL goes with answers and negative answers, never with errors.
+        CHECK(answer.ttl == (answer.is_error() ? 0u : 250u));
         if (test.status == Status::ok) {
             CHECK(answer.records == std::vector<std::string>{"192.0.2.7"});
             CHECK(answer.secure == (test.secure != 0));
