@@ -391,6 +391,26 @@ def refusal_of(data, rule):
     return text.startswith("550") and "5.6.0" in text and rule in text
 
 
+def expect_header_refusal_at_end(session):
+    """The end of the message answered with header-repeated's refusal."""
+    session.send(b"E")
+    name, data = session.reply()
+    if name != "replycode" or not refusal_of(data, "header-repeated"):
+        raise AssertionError("end of message: %s %r, wanted 550 5.6.0 naming header-repeated"
+                             % (name, data[:120]))
+
+
+def expect_next_message_passes(session):
+    """The session's next message, with a good header, is judged afresh."""
+    expect("MAIL 2", session.command(b"M", z("<a@example.test>")), PASSES)
+    expect("RCPT 2", session.command(b"R", z("<user@dest.test>")), PASSES)
+    send_header(session, GOOD_HEADER)
+    expect("EOH 2", session.command(b"N"), PASSES)
+    expect("body 2", session.command(b"B", b"hello\r\n"), PASSES)
+    session.send(b"E")
+    expect("end of message 2", session.reply()[0], PASSES)
+
+
 def case_header_refusal_at_end_of_message(address):
     offset = log_size()
     session = open_session(address)
@@ -403,23 +423,12 @@ def case_header_refusal_at_end_of_message(address):
     expect("EOH", session.command(b"N"), PASSES)  # unanswered
     for _ in range(3):
         expect("body chunk", session.command(b"B", b"hello\r\n" * 2000), PASSES)
-    session.send(b"E")
-    name, data = session.reply()
-    if name != "replycode" or not refusal_of(data, "header-repeated"):
-        raise AssertionError("end of message: %s %r, wanted 550 5.6.0 naming header-repeated"
-                             % (name, data[:120]))
+    expect_header_refusal_at_end(session)
     lines = log_lines_since(offset, "rule=header-repeated")
     if len(lines) != 1 or "stage=header" not in lines[0]:
         raise AssertionError("wanted one log line of header-repeated at stage=header, got %r"
                              % lines[:3])
-    # The next message is judged afresh: a good header passes.
-    expect("MAIL 2", session.command(b"M", z("<a@example.test>")), PASSES)
-    expect("RCPT 2", session.command(b"R", z("<user@dest.test>")), PASSES)
-    send_header(session, GOOD_HEADER)
-    expect("EOH 2", session.command(b"N"), PASSES)
-    expect("body 2", session.command(b"B", b"hello\r\n"), PASSES)
-    session.send(b"E")
-    expect("end of message 2", session.reply()[0], PASSES)
+    expect_next_message_passes(session)
     session.close()
 
 
@@ -439,18 +448,8 @@ def case_header_refusal_mta_without_no_reply(address):
     send_header(session, REPEATED_FROM)
     expect("EOH", session.command(b"N"), PASSES)
     expect("body chunk", session.command(b"B", b"hello\r\n"), PASSES)
-    session.send(b"E")
-    name, data = session.reply()
-    if name != "replycode" or not refusal_of(data, "header-repeated"):
-        raise AssertionError("end of message: %s %r, wanted 550 5.6.0 naming header-repeated"
-                             % (name, data[:120]))
-    expect("MAIL 2", session.command(b"M", z("<a@example.test>")), PASSES)
-    expect("RCPT 2", session.command(b"R", z("<user@dest.test>")), PASSES)
-    send_header(session, GOOD_HEADER)
-    expect("EOH 2", session.command(b"N"), PASSES)
-    expect("body 2", session.command(b"B", b"hello\r\n"), PASSES)
-    session.send(b"E")
-    expect("end of message 2", session.reply()[0], PASSES)
+    expect_header_refusal_at_end(session)
+    expect_next_message_passes(session)
     session.close()
 
 
