@@ -37,7 +37,8 @@ struct DnsAnswer {
     // How long the answer may be kept, in seconds: the smallest TTL of its
     // records (and of the CNAMEs on the way), for nxdomain and nodata the
     // negative-caching TTL the zone's SOA gives (RFC 2308), 0 for errors.
-    // An answer from a cache carries what is left of it there.
+    // An answer from libunbound's cache carries what is left of it there;
+    // the answers shared between sessions keep the TTL they arrived with.
     std::uint32_t ttl = 0;
 
     bool is_error() const {

@@ -219,11 +219,12 @@ sfsistat on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps, 
     // (the SMTP client hears it only after the final dot anyway). Not
     // over TCP: there the MTA's small unanswered packets would wait for
     // our delayed ACK (Nagle), as DATA's would.
-    if (needs.header && !listening_on_tcp() && (steps & SMFIP_NR_EOH)) {
+    const bool streamed = !listening_on_tcp();
+    if (needs.header && streamed && (steps & SMFIP_NR_EOH)) {
         *steps_out |= SMFIP_NR_EOH;
         connection.no_eoh_reply = true;
     }
-    if (needs.body && !listening_on_tcp() && (steps & SMFIP_NR_BODY)) {
+    if (needs.body && streamed && (steps & SMFIP_NR_BODY)) {
         // Unanswered chunks cannot be skipped: the rest of a body no
         // check needs is read and dropped, which costs less than one
         // answer per chunk.
@@ -328,6 +329,20 @@ sfsistat on_header(SMFICTX *ctx, char *name, char *value) {
     return answer;
 }
 
+// A stage the MTA does not wait for: a refusal it decided is held for
+// the next stage that answers (see Connection::held).
+sfsistat unanswered(Connection &connection, sfsistat status) {
+    if (status != SMFIS_CONTINUE)
+        connection.held = status;
+    return SMFIS_NOREPLY;
+}
+
+sfsistat take_held(Connection &connection) {
+    const sfsistat held = *connection.held;
+    connection.held.reset();
+    return held;
+}
+
 sfsistat on_end_of_header(SMFICTX *ctx) {
     const sfsistat status = guarded(ctx, "eoh", [&] {
         if (auto *connection = connection_of(ctx); connection && connection->header_failed) {
@@ -339,24 +354,15 @@ sfsistat on_end_of_header(SMFICTX *ctx) {
         return SMFIS_CONTINUE;
     });
     auto *connection = connection_of(ctx);
-    if (!connection || !connection->no_eoh_reply)
-        return status;
-    if (status != SMFIS_CONTINUE)
-        connection->held = status;
-    return SMFIS_NOREPLY;
+    return connection && connection->no_eoh_reply ? unanswered(*connection, status) : status;
 }
 
 sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t size) {
     auto *connection = connection_of(ctx);
     const bool silent = connection && connection->no_body_reply;
-    if (connection && connection->held) {
+    if (connection && connection->held)
         // The message is refused already: its body is not looked at.
-        if (silent)
-            return SMFIS_NOREPLY;
-        const sfsistat held = *connection->held;
-        connection->held.reset();
-        return held;
-    }
+        return silent ? SMFIS_NOREPLY : take_held(*connection);
     const sfsistat status = guarded(ctx, "body", [&] {
         if (!connection || !connection->session)
             return SMFIS_CONTINUE;
@@ -364,11 +370,8 @@ sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t size) {
             std::string_view(reinterpret_cast<const char *>(chunk), chunk ? size : 0));
         return !more && connection->skip_body ? SMFIS_SKIP : SMFIS_CONTINUE;
     });
-    if (!silent)
-        return status;
-    if (status != SMFIS_CONTINUE)
-        connection->held = status; // an internal error: given at the end
-    return SMFIS_NOREPLY;
+    // An internal error in a silent chunk: given at the end.
+    return silent ? unanswered(*connection, status) : status;
 }
 
 sfsistat on_end_of_message(SMFICTX *ctx) {
@@ -377,11 +380,9 @@ sfsistat on_end_of_message(SMFICTX *ctx) {
         auto *session = connection ? connection->session.get() : nullptr;
         if (connection && connection->held) {
             // Decided (and logged) at the end of the header.
-            const sfsistat held = *connection->held;
-            connection->held.reset();
             if (session)
                 session->reset_transaction();
-            return held;
+            return take_held(*connection);
         }
         if (!session)
             return SMFIS_CONTINUE;

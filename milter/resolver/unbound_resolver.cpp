@@ -151,6 +151,12 @@ bool reached_the_dns(int err, const ub_result *result) {
            (result->rcode == 0 || result->rcode == 3 || result->bogus);
 }
 
+// libunbound's ttl: the answer's, or for a negative answer the one of
+// the SOA record that came with it (RFC 2308); never below 0.
+std::uint32_t ttl_of(const ub_result *result) {
+    return result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0;
+}
+
 std::string seconds_text(Clock::duration length) {
     return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(length).count()) + "s";
 }
@@ -174,9 +180,7 @@ DnsAnswer answer_from_unbound(int err, const ub_result *result, DnsType type,
         return answer;
     }
     answer.secure = result->secure != 0;
-    // libunbound's ttl: the answer's, or for a negative answer the one of
-    // the SOA record that came with it (RFC 2308).
-    answer.ttl = result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0;
+    answer.ttl = ttl_of(result);
     if (result->canonname != nullptr) {
         auto canonical = normalize_host(result->canonname);
         if (canonical != normalize_host(query_name))
@@ -398,7 +402,7 @@ bool UnboundResolver::State::chase(std::uintptr_t key, Lookup &lookup, const Del
     entry = std::move(lookup);
     entry.query = std::move(target);
     entry.secure = entry.secure && result->secure;
-    entry.ttl = std::min(entry.ttl, result->ttl > 0 ? static_cast<std::uint32_t>(result->ttl) : 0u);
+    entry.ttl = std::min(entry.ttl, ttl_of(result));
     ++entry.hops;
     const int err =
         ub_resolve_async(ctx.get(), entry.query.c_str(), static_cast<int>(entry.type), class_in,

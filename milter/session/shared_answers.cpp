@@ -76,14 +76,6 @@ void SharedAnswers::store(const std::string &key, const DnsAnswer &answer) {
         return;
     const auto now = now_();
     std::lock_guard lock(mutex_);
-    if (now >= next_sweep_) {
-        for (auto it = entries_.begin(); it != entries_.end();)
-            if (it->second.expires <= now)
-                erase(it++);
-            else
-                ++it;
-        next_sweep_ = now + sweep_every;
-    }
     if (auto it = entries_.find(key); it != entries_.end())
         erase(it);
     while (!uses_.empty() &&

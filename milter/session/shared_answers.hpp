@@ -11,8 +11,9 @@
 // bogus) and answers with a TTL of 0 are never kept. The cache holds at
 // most `max_entries` answers and `max_bytes` of them (names and record
 // text, counted with a fixed overhead per entry and record); beyond
-// either, the answer used longest ago goes first. Expired answers are
-// dropped when met, and all of them once per `sweep_every`. An answer
+// either, the answer used longest ago goes first. An expired answer is
+// dropped when it is met; one never asked for again waits for the bounds
+// to push it out (no walk over the whole cache under its lock). An answer
 // handed out keeps the TTL it arrived with. Owned by the Runtime; a
 // reload brings a new, empty one. Thread-safe.
 #pragma once
@@ -46,7 +47,6 @@ class SharedAnswers final : public Resolver, public std::enable_shared_from_this
     // Bytes counted for an entry beyond its text, and for each record.
     static constexpr std::size_t entry_overhead = 128;
     static constexpr std::size_t record_overhead = 32;
-    static constexpr auto sweep_every = std::chrono::seconds(10);
 
     explicit SharedAnswers(std::shared_ptr<Resolver> resolver, Limits limits = {},
                            std::function<Clock::time_point()> now = Clock::now);
@@ -79,7 +79,6 @@ class SharedAnswers final : public Resolver, public std::enable_shared_from_this
     std::unordered_map<std::string, Entry> entries_;
     std::list<std::string> uses_; // keys, used most recently first
     std::size_t bytes_ = 0;
-    Clock::time_point next_sweep_;
 };
 
 } // namespace portcullis
